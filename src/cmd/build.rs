@@ -1,0 +1,37 @@
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::cli::{BuildArgs, Global};
+use crate::config::Config;
+use crate::diagnostics::display_path;
+use crate::site::{self, theme::Theme};
+
+pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let now = super::now(global)?;
+    let config = Config::load(&global.config).map_err(super::problems_error)?;
+    let incidents = crate::source::load(&config).map_err(super::problems_error)?;
+    let theme = Theme::load(&config).map_err(super::problems_error)?;
+    let stats = site::build(
+        &site::Input {
+            config: &config,
+            theme: &theme,
+            incidents: &incidents,
+            now,
+        },
+        &args.out,
+    )
+    .map_err(super::problems_error)?;
+    println!(
+        "built {} pages ({} files, {} KB) from {} incidents in {:.2} s → {}/",
+        stats.pages,
+        stats.files,
+        stats.bytes.div_ceil(1024),
+        incidents.len(),
+        started.elapsed().as_secs_f64(),
+        display_path(&args.out)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,43 @@
+//! One thin function per subcommand: load → call the library → report.
+
+mod build;
+mod check;
+mod new;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Cli, Command, Global};
+
+/// Run the parsed command line.
+///
+/// # Errors
+/// Anything that stops the command; printed once by `main`.
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Build(args) => build::run(&cli.global, args),
+        Command::Check => check::run(&cli.global),
+        Command::New(args) => new::run(&cli.global, args),
+    }
+}
+
+/// `--now`, or the clock.
+pub(crate) fn now(global: &Global) -> Result<DateTime<Utc>> {
+    match &global.now {
+        Some(text) => crate::model::time::parse_now(text)
+            .map_err(|e| anyhow::anyhow!("error: --now {text:?}: {e}")),
+        None => Ok(Utc::now()),
+    }
+}
+
+/// `error: N problems` summary after the diagnostics themselves.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(problems_error)`
+pub(crate) fn problems_error(d: crate::diagnostics::Diagnostics) -> anyhow::Error {
+    let n = d.len();
+    anyhow::anyhow!(
+        "{d}\n\nerror: {n} problem{} found; nothing was written",
+        if n == 1 { "" } else { "s" }
+    )
+}

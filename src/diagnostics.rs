@@ -1,0 +1,237 @@
+//! Problems found in user files, with positions, and the one printer for them.
+//!
+//! Every problem a user can fix is a [`Diagnostic`]: a message in the user's words, where it is
+//! (`file:line:column`, with the offending line and a caret), and a hint saying what to do.
+//! A check run collects all of them and prints them once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a user file. Lines and columns start at 1; column counts characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// How many characters the caret underlines (at least 1).
+    pub width: usize,
+}
+
+impl Span {
+    #[must_use]
+    pub fn new(path: &Path, line: usize, column: usize) -> Self {
+        Span {
+            path: path.to_path_buf(),
+            line: line.max(1),
+            column: column.max(1),
+            width: 1,
+        }
+    }
+
+    #[must_use]
+    pub fn with_width(mut self, width: usize) -> Self {
+        self.width = width.max(1);
+        self
+    }
+}
+
+/// One problem in a user file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub span: Option<Span>,
+    /// The text of the offending line, for the excerpt under the message.
+    pub source_line: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    #[must_use]
+    pub fn new(message: impl Into<String>) -> Self {
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            source_line: None,
+            hint: None,
+        }
+    }
+
+    /// Attach a position and take the excerpt line from `text` (the whole file).
+    #[must_use]
+    pub fn at(mut self, span: Span, text: &str) -> Self {
+        self.source_line = text
+            .lines()
+            .nth(span.line - 1)
+            .map(|l| l.trim_end_matches('\r').to_string());
+        self.span = Some(span);
+        self
+    }
+
+    /// Attach a position in a file whose text is not at hand (no excerpt).
+    #[must_use]
+    pub fn at_file(mut self, path: &Path) -> Self {
+        self.span = Some(Span::new(path, 1, 1));
+        self
+    }
+
+    #[must_use]
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Show a path relative to the current directory when it lies below it, as users typed it.
+#[must_use]
+pub fn display_path(path: &Path) -> String {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = path.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
+    }
+    path.display().to_string()
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.span {
+            Some(span) => write!(
+                f,
+                "{}:{}:{}: error: {}",
+                display_path(&span.path),
+                span.line,
+                span.column,
+                self.message
+            )?,
+            None => write!(f, "error: {}", self.message)?,
+        }
+        if let (Some(span), Some(line)) = (&self.span, &self.source_line) {
+            let number = span.line.to_string();
+            let pad = " ".repeat(number.len());
+            let shown: String = line.replace('\t', " ");
+            let caret_pad = " ".repeat(span.column - 1);
+            let carets = "^".repeat(span.width);
+            write!(
+                f,
+                "\n{pad} |\n{number} | {shown}\n{pad} | {caret_pad}{carets}"
+            )?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// All problems of one run. This is the error type of `check` and of everything that reads user files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Sort by file and position so the output is stable whatever order files were read in.
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| {
+            let key = |d: &Diagnostic| d.span.as_ref().map(|s| (s.path.clone(), s.line, s.column));
+            key(a).cmp(&key(b))
+        });
+    }
+
+    /// `Ok(value)` when there are no problems, else `Err(self)`.
+    ///
+    /// # Errors
+    /// Returns the collected diagnostics when there is at least one.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+#[must_use]
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `did you mean "x"? ` or nothing, for building hints.
+#[must_use]
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(word, candidates)
+        .map(|s| format!("did you mean \"{s}\"? "))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_position_excerpt_caret_and_hint() {
+        let text = "---\ntitle: x\ncomponents: [mobil]\n";
+        let d = Diagnostic::new("unknown component \"mobil\"")
+            .at(
+                Span::new(Path::new("/nonexistent/x.md"), 3, 14).with_width(5),
+                text,
+            )
+            .hint("did you mean \"mobile\"?");
+        let out = d.to_string();
+        assert!(out.starts_with("/nonexistent/x.md:3:14: error: unknown component \"mobil\""));
+        assert!(out.contains("3 | components: [mobil]"));
+        assert!(out.contains("  |              ^^^^^"), "{out}");
+        assert!(out.ends_with("= hint: did you mean \"mobile\"?"));
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(suggest("mobil", ["mobile", "sms", "dsl"]), Some("mobile"));
+        assert_eq!(suggest("titel", ["title", "base_url"]), Some("title"));
+        assert_eq!(suggest("zzz", ["mobile", "sms"]), None);
+    }
+}

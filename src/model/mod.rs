@@ -1,0 +1,427 @@
+//! Validated, owned domain types and what follows from them at a given moment ("now").
+
+pub mod time;
+pub mod uptime;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// How bad an incident is, as Statuspage names it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    #[default]
+    None,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Impact {
+    pub const ALL: [Impact; 4] = [Impact::None, Impact::Minor, Impact::Major, Impact::Critical];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Minor => "minor",
+            Impact::Major => "major",
+            Impact::Critical => "critical",
+        }
+    }
+
+    /// The component status an open incident of this impact causes (Statuspage's mapping).
+    #[must_use]
+    pub fn component_status(self) -> ComponentStatus {
+        match self {
+            Impact::None => ComponentStatus::Operational,
+            Impact::Minor => ComponentStatus::DegradedPerformance,
+            Impact::Major => ComponentStatus::PartialOutage,
+            Impact::Critical => ComponentStatus::MajorOutage,
+        }
+    }
+}
+
+/// A component's status, ordered from best to worst.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    #[default]
+    Operational,
+    UnderMaintenance,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl ComponentStatus {
+    pub const ALL: [ComponentStatus; 5] = [
+        ComponentStatus::Operational,
+        ComponentStatus::UnderMaintenance,
+        ComponentStatus::DegradedPerformance,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::UnderMaintenance => "under_maintenance",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+        }
+    }
+
+    /// Share of a minute counted as downtime (Statuspage: major outage fully, partial outage 30 %).
+    #[must_use]
+    pub fn downtime_weight(self) -> f64 {
+        match self {
+            ComponentStatus::MajorOutage => 1.0,
+            ComponentStatus::PartialOutage => 0.3,
+            _ => 0.0,
+        }
+    }
+}
+
+/// The status word of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Investigating,
+    Identified,
+    Monitoring,
+    Update,
+    Resolved,
+    Scheduled,
+    InProgress,
+    Verifying,
+    Completed,
+}
+
+impl Status {
+    pub const INCIDENT: [Status; 5] = [
+        Status::Investigating,
+        Status::Identified,
+        Status::Monitoring,
+        Status::Update,
+        Status::Resolved,
+    ];
+    pub const MAINTENANCE: [Status; 4] = [
+        Status::Scheduled,
+        Status::InProgress,
+        Status::Verifying,
+        Status::Completed,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Monitoring => "monitoring",
+            Status::Update => "update",
+            Status::Resolved => "resolved",
+            Status::Scheduled => "scheduled",
+            Status::InProgress => "in_progress",
+            Status::Verifying => "verifying",
+            Status::Completed => "completed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(word: &str) -> Option<Status> {
+        Self::INCIDENT
+            .into_iter()
+            .chain(Self::MAINTENANCE)
+            .find(|s| s.as_str() == word)
+    }
+
+    #[must_use]
+    pub fn is_maintenance(self) -> bool {
+        Self::MAINTENANCE.contains(&self)
+    }
+
+    /// Does this status end the incident or maintenance?
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Resolved | Status::Completed)
+    }
+}
+
+/// A maintenance window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// One dated section of an incident file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    /// Markdown.
+    pub body: String,
+    /// Line of the heading in the file.
+    pub line: usize,
+}
+
+/// An incident or a maintenance (one with `scheduled`), as read from its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub id: String,
+    pub path: PathBuf,
+    pub title: String,
+    pub components: Vec<String>,
+    pub impact: Impact,
+    pub component_status: BTreeMap<String, ComponentStatus>,
+    pub author: Option<String>,
+    pub scheduled: Option<Window>,
+    pub cancelled: bool,
+    /// Markdown before the first update.
+    pub summary: String,
+    /// All updates in time order, including those after "now" (not yet published).
+    pub updates: Vec<Update>,
+    /// Channels this incident may be broadcast to (`None`: all).
+    pub channels: Option<Vec<String>>,
+    /// `broadcast: false` switches broadcasting off for this incident.
+    pub broadcast: bool,
+}
+
+impl Incident {
+    #[must_use]
+    pub fn is_maintenance(&self) -> bool {
+        self.scheduled.is_some()
+    }
+
+    /// Updates published at `now` (their time is not after it).
+    #[must_use]
+    pub fn published(&self, now: DateTime<Utc>) -> &[Update] {
+        let n = self.updates.partition_point(|u| u.at <= now);
+        &self.updates[..n]
+    }
+
+    /// Is the incident shown at `now`? An incident is once its first update is published; a
+    /// maintenance is from the moment its file exists.
+    #[must_use]
+    pub fn is_visible(&self, now: DateTime<Utc>) -> bool {
+        self.is_maintenance() || !self.published(now).is_empty()
+    }
+
+    /// The current status word at `now`.
+    #[must_use]
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        let latest = self.published(now).last().map(|u| u.status);
+        match self.scheduled {
+            None => latest.unwrap_or(Status::Investigating),
+            Some(w) => match latest {
+                Some(s @ (Status::InProgress | Status::Verifying | Status::Completed)) => s,
+                _ if self.cancelled => Status::Completed,
+                _ if now < w.start => Status::Scheduled,
+                _ if now < w.end => Status::InProgress,
+                _ => Status::Completed,
+            },
+        }
+    }
+
+    /// Open incident, or maintenance in progress or verifying, at `now`.
+    #[must_use]
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.is_visible(now)
+            && !self.status(now).is_final()
+            && !(self.is_maintenance() && self.status(now) == Status::Scheduled)
+    }
+
+    /// A maintenance that has not started at `now`.
+    #[must_use]
+    pub fn is_upcoming(&self, now: DateTime<Utc>) -> bool {
+        self.is_maintenance() && !self.cancelled && self.status(now) == Status::Scheduled
+    }
+
+    /// When it began: the first update of an incident, the start of a maintenance window (or its
+    /// first in-progress update, when that came earlier).
+    #[must_use]
+    pub fn started_at(&self) -> DateTime<Utc> {
+        match self.scheduled {
+            Some(w) => self
+                .updates
+                .iter()
+                .find(|u| u.status == Status::InProgress)
+                .map_or(w.start, |u| u.at.min(w.start)),
+            None => self
+                .updates
+                .first()
+                .map_or(DateTime::<Utc>::MIN_UTC, |u| u.at),
+        }
+    }
+
+    /// When it ended, if it has at `now`.
+    #[must_use]
+    pub fn ended_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if let Some(u) = self.published(now).iter().find(|u| u.status.is_final()) {
+            return Some(u.at);
+        }
+        match self.scheduled {
+            Some(w) if self.status(now) == Status::Completed => Some(w.end.min(now)),
+            _ => None,
+        }
+    }
+
+    /// The status the incident gives `component` while it is active.
+    #[must_use]
+    pub fn effect_on(&self, component: &str) -> ComponentStatus {
+        if self.is_maintenance() {
+            ComponentStatus::UnderMaintenance
+        } else {
+            self.component_status
+                .get(component)
+                .copied()
+                .unwrap_or_else(|| self.impact.component_status())
+        }
+    }
+
+    /// The time of the last published update, or the window start for a maintenance without one.
+    #[must_use]
+    pub fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.published(now)
+            .last()
+            .map_or_else(|| self.started_at(), |u| u.at)
+    }
+}
+
+/// Every component's status at `now`: the worst effect of the active incidents touching it.
+#[must_use]
+pub fn component_statuses(
+    config: &Config,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, ComponentStatus> {
+    let mut out: BTreeMap<String, ComponentStatus> = config
+        .components
+        .iter()
+        .map(|c| (c.id.clone(), ComponentStatus::Operational))
+        .collect();
+    for incident in incidents.iter().filter(|i| i.is_active(now)) {
+        for c in &incident.components {
+            if let Some(s) = out.get_mut(c) {
+                *s = (*s).max(incident.effect_on(c));
+            }
+        }
+    }
+    out
+}
+
+/// The page's overall status: the worst component status.
+#[must_use]
+pub fn overall(statuses: &BTreeMap<String, ComponentStatus>) -> ComponentStatus {
+    statuses.values().copied().max().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, h, m, 0).unwrap()
+    }
+
+    fn update(h: u32, status: Status) -> Update {
+        Update {
+            at: at(h, 0),
+            status,
+            body: String::new(),
+            line: 1,
+        }
+    }
+
+    fn incident(updates: Vec<Update>, scheduled: Option<Window>) -> Incident {
+        Incident {
+            id: "x".into(),
+            path: "x.md".into(),
+            title: "X".into(),
+            components: vec!["mobile".into(), "sms".into()],
+            impact: Impact::Major,
+            component_status: BTreeMap::from([(
+                "sms".into(),
+                ComponentStatus::DegradedPerformance,
+            )]),
+            author: None,
+            scheduled,
+            cancelled: false,
+            summary: String::new(),
+            updates,
+            channels: None,
+            broadcast: true,
+        }
+    }
+
+    #[test]
+    fn incident_is_open_until_resolved_and_future_updates_are_hidden() {
+        let i = incident(
+            vec![
+                update(8, Status::Investigating),
+                update(9, Status::Identified),
+                update(11, Status::Resolved),
+            ],
+            None,
+        );
+        assert!(!i.is_visible(at(7, 0)));
+        assert_eq!(i.status(at(10, 0)), Status::Identified);
+        assert_eq!(i.published(at(10, 0)).len(), 2);
+        assert!(i.is_active(at(10, 0)));
+        assert!(!i.is_active(at(11, 0)));
+        assert_eq!(i.ended_at(at(10, 0)), None);
+        assert_eq!(i.ended_at(at(12, 0)), Some(at(11, 0)));
+    }
+
+    #[test]
+    fn maintenance_status_follows_the_clock_without_updates() {
+        let m = incident(
+            vec![],
+            Some(Window {
+                start: at(2, 0),
+                end: at(4, 0),
+            }),
+        );
+        assert_eq!(m.status(at(1, 0)), Status::Scheduled);
+        assert!(m.is_upcoming(at(1, 0)));
+        assert_eq!(m.status(at(3, 0)), Status::InProgress);
+        assert!(m.is_active(at(3, 0)));
+        assert_eq!(m.status(at(5, 0)), Status::Completed);
+        assert_eq!(m.ended_at(at(5, 0)), Some(at(4, 0)));
+    }
+
+    #[test]
+    fn component_status_uses_impact_override_and_maintenance() {
+        let config = Config::for_test();
+        let i = incident(vec![update(8, Status::Investigating)], None);
+        let s = component_statuses(&config, std::slice::from_ref(&i), at(9, 0));
+        assert_eq!(s["mobile"], ComponentStatus::PartialOutage);
+        assert_eq!(s["sms"], ComponentStatus::DegradedPerformance);
+        assert_eq!(s["web"], ComponentStatus::Operational);
+        assert_eq!(overall(&s), ComponentStatus::PartialOutage);
+
+        let m = incident(
+            vec![],
+            Some(Window {
+                start: at(2, 0),
+                end: at(4, 0),
+            }),
+        );
+        let s = component_statuses(&config, &[m], at(3, 0));
+        assert_eq!(s["mobile"], ComponentStatus::UnderMaintenance);
+        assert_eq!(overall(&s), ComponentStatus::UnderMaintenance);
+    }
+}

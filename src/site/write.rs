@@ -1,0 +1,139 @@
+//! Writing the output: everything goes into a fresh folder beside the target, which then takes the
+//! target's place, so a failed or killed build never leaves a half-written or emptied site.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::diagnostics::{Diagnostic, display_path};
+use crate::site::Output;
+
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::new(format!(
+        "cannot {what} {}: {}",
+        display_path(path),
+        crate::io_reason(e)
+    ))
+    .hint("check that the output folder's parent exists and is writable")
+}
+
+/// Is `rel` a plain relative path that stays inside the output folder?
+#[must_use]
+pub fn is_contained(rel: &str) -> bool {
+    let p = Path::new(rel);
+    !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Replace the folder `out` by one holding exactly `files`.
+///
+/// # Errors
+/// When a file cannot be written; `out` is untouched then.
+pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            Diagnostic::new(format!("{} is not a folder name", out.display()))
+                .hint("pass --out DIR")
+        })?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, &e))?;
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
+    let old = parent.join(format!(".{name}.old-{pid}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let written = (|| {
+        std::fs::create_dir(&tmp).map_err(|e| io_error("create", &tmp, &e))?;
+        for f in files {
+            if !is_contained(&f.path) {
+                return Err(Diagnostic::new(format!(
+                    "refusing to write {:?}: it would land outside the output folder",
+                    f.path
+                )));
+            }
+            let path = tmp.join(&f.path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
+            }
+            std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+
+    let had_old = out.exists();
+    if had_old {
+        std::fs::rename(out, &old).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            io_error("move aside", out, &e)
+        })?;
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        if had_old {
+            let _ = std::fs::rename(&old, out);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(io_error("move into place", out, &e));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_stay_inside() {
+        assert!(is_contained("index.html"));
+        assert!(is_contained("incidents/a-b/index.html"));
+        assert!(!is_contained("../x"));
+        assert!(!is_contained("/etc/passwd"));
+        assert!(!is_contained("a/../../x"));
+        assert!(!is_contained(""));
+    }
+
+    #[test]
+    fn replaces_the_folder_and_keeps_it_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let f = |p: &str, b: &str| Output {
+            path: p.into(),
+            bytes: b.as_bytes().to_vec(),
+        };
+        replace_dir(&out, &[f("index.html", "one"), f("a/b.txt", "x")]).unwrap();
+        std::fs::write(out.join("stale.html"), "old").unwrap();
+        replace_dir(&out, &[f("index.html", "two")]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("index.html")).unwrap(),
+            "two"
+        );
+        assert!(
+            !out.join("stale.html").exists(),
+            "the new build replaces the folder whole"
+        );
+        let err = replace_dir(&out, &[f("index.html", "three"), f("../escape", "x")]).unwrap_err();
+        assert!(err.message.contains("outside the output folder"));
+        assert_eq!(
+            std::fs::read_to_string(out.join("index.html")).unwrap(),
+            "two"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "no temporary folders left: {leftovers:?}"
+        );
+    }
+}
