@@ -171,6 +171,7 @@ impl Theme {
 
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".xml", ".svg"]);
+        tera.set_escape_fn(escape_html);
         tera.add_raw_templates(templates.iter().map(|(n, (_, s))| (n.as_str(), s.as_str())))
             .map_err(|e| {
                 let mut d = Diagnostic::new(format!(
@@ -193,6 +194,24 @@ impl Theme {
             texts,
         })
     }
+}
+
+/// HTML escaping for text and quoted attribute values. Unlike Tera's default it leaves `/` alone, so
+/// URLs and names like "LTE/5G" stay readable in the source.
+#[must_use]
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Tera's error with its causes, on one line.

@@ -1,0 +1,5 @@
+//! Integration tests: the real binary on temporary copies of fixture repositories.
+
+mod build;
+mod errors;
+mod support;
