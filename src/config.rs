@@ -212,7 +212,7 @@ impl Config {
 
     fn validate(&mut self, doc: &Doc, problems: &mut Diagnostics) {
         if let Ok(tz) = self.site.timezone.parse::<Tz>() {
-            self.tz = tz
+            self.tz = tz;
         } else {
             let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
             problems.push(

@@ -166,7 +166,7 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     pages.par_extend(visible.par_iter().map(|i| {
         let v = views.incident(i);
         page("incident.html", &v.path.clone(), &|ctx| {
-            ctx.insert("incident", &v)
+            ctx.insert("incident", &v);
         })
     }));
 
