@@ -3,6 +3,7 @@
 //!
 //! Build: [`source::load`] → [`site::build`]. The binary (`main.rs`) is a thin layer over `cmd/`.
 
+pub mod broadcast;
 pub mod cli;
 pub mod cmd;
 pub mod config;

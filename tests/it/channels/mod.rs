@@ -1,0 +1,9 @@
+//! Channel clients against local HTTP servers (127.0.0.1) that check what the real services check.
+
+pub mod common;
+
+mod bluesky;
+mod config;
+mod mastodon;
+mod retry;
+mod x;
