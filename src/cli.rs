@@ -48,6 +48,76 @@ pub enum Command {
         after_help = "Examples:\n  statuscast new \"Mobilfunkstörung Berlin\" --component mobile --component sms --impact major\n  statuscast new \"DSL-Wartung\" --component dsl --impact minor --maintenance --start \"2026-12-01 02:00\" --end \"2026-12-01 04:00\""
     )]
     New(NewArgs),
+    /// Show what is due now and in the coming hours, per channel, with the final text and its length.
+    #[command(
+        after_help = "Examples:\n  statuscast plan\n  statuscast --now 2026-11-23T10:00:00Z plan --horizon 48h"
+    )]
+    Plan(PlanArgs),
+    /// Send what is due to the configured channels (the cron job); each post exactly once.
+    #[command(
+        after_help = "Examples:\n  statuscast broadcast\n  statuscast broadcast --dry-run\n  statuscast broadcast --channel mastodon"
+    )]
+    Broadcast(BroadcastArgs),
+    /// Build the page, then broadcast: the one entry point for cron.
+    #[command(after_help = "Example (crontab):\n  */2 * * * * cd /srv/status && statuscast run")]
+    Run(RunArgs),
+    /// Channel commands.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+    /// Ledger commands.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// How far ahead to look.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub horizon: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct BroadcastArgs {
+    /// Show what would be sent; send nothing, write nothing, touch no network.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this channel id.
+    #[arg(long, value_name = "ID")]
+    pub channel: Option<String>,
+    /// Wait for a running broadcast to finish instead of leaving the work to the next run.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Output folder of the page.
+    #[arg(long, default_value = "public", value_name = "DIR")]
+    pub out: std::path::PathBuf,
+    #[command(flatten)]
+    pub broadcast: BroadcastArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Verify each channel's credentials without posting.
+    #[command(after_help = "Example:\n  MASTODON_TOKEN=... statuscast channels check")]
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Settle a post that failed or is in doubt: `sent` (it is on the channel) or `retry` (send again).
+    #[command(
+        after_help = "Examples:\n  statuscast ledger resolve '2026-11-23-mobilfunk#1/x' sent\n  statuscast ledger resolve '2026-11-23-mobilfunk#1/x' retry"
+    )]
+    Resolve {
+        /// The post key, as `plan` shows it.
+        key: String,
+        /// `sent` or `retry`.
+        #[arg(value_parser = ["sent", "retry"])]
+        decision: String,
+    },
 }
 
 #[derive(Debug, Args)]

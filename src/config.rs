@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::broadcast::config::{BroadcastConfig, Recurring};
+use crate::broadcast::schedule::{CronSchedule, ServiceHours};
 use crate::diagnostics::{Diagnostic, Diagnostics, did_you_mean};
 use crate::source::yaml::{Doc, Seg, fields_of, path_is};
 
@@ -43,6 +45,9 @@ pub struct Config {
     pub components: Vec<Component>,
     #[serde(default)]
     pub team: Vec<TeamMember>,
+    /// Posts to social media and chat channels.
+    #[serde(default)]
+    pub broadcast: BroadcastConfig,
     /// The folder the config file is in; every relative path is resolved against it.
     #[serde(skip)]
     pub root: PathBuf,
@@ -123,6 +128,15 @@ fn default_tz() -> Tz {
     Tz::UTC
 }
 
+/// Does `name` look like an environment variable name (`MASTODON_TOKEN`)?
+#[must_use]
+pub fn is_env_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Is `id` made of lowercase ASCII letters, digits and inner dashes?
 #[must_use]
 pub fn is_valid_id(id: &str) -> bool {
@@ -147,6 +161,10 @@ fn schema(path: &[Seg]) -> Option<&'static [&'static str]> {
         Some(fields_of::<Component>())
     } else if path_is(path, &["team", "*"]) {
         Some(fields_of::<TeamMember>())
+    } else if path_is(path, &["broadcast"]) {
+        Some(fields_of::<BroadcastConfig>())
+    } else if path_is(path, &["broadcast", "recurring", "*"]) {
+        Some(fields_of::<Recurring>())
     } else {
         None
     }
@@ -266,6 +284,7 @@ impl Config {
                 );
             }
         }
+        self.validate_broadcast(doc, problems);
         let mut seen = std::collections::BTreeSet::new();
         for (i, m) in self.team.iter().enumerate() {
             let at = [key("team"), Seg::Index(i), key("id")];
@@ -279,6 +298,92 @@ impl Config {
                 problems.push(
                     doc.error_at_key(&at, format!("team member \"{}\" is declared twice", m.id)),
                 );
+            }
+        }
+    }
+
+    fn validate_broadcast(&self, doc: &Doc, problems: &mut Diagnostics) {
+        let b = &self.broadcast;
+        let at = |rest: &[Seg]| {
+            let mut p = vec![key("broadcast")];
+            p.extend_from_slice(rest);
+            p
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in b.channels.iter().enumerate() {
+            let here = at(&[key("channels"), Seg::Index(i)]);
+            let mut id_at = here.clone();
+            id_at.push(key("id"));
+            if !is_valid_id(&c.id) || !seen.insert(c.id.as_str()) {
+                problems.push(
+                    doc.error_at_key(
+                        &id_at,
+                        format!("channel id \"{}\" is invalid or used twice", c.id),
+                    )
+                    .hint("give each channel its own id of lowercase letters, digits and dashes"),
+                );
+            }
+            for (field, var) in c.env_fields() {
+                if !is_env_name(&var) {
+                    let mut p = here.clone();
+                    p.push(Seg::Key(field.clone()));
+                    // Never echo the value, not even in the excerpt: it may be the secret itself.
+                    let (line, column, width) = crate::source::yaml::locate(doc.text, &p);
+                    problems.push(
+                        Diagnostic::new(format!("{field} must name an environment variable, not hold a value"))
+                            .at(doc.span(line, column, width), "")
+                            .hint(format!(
+                                "put the secret into an environment variable (e.g. {}) and write its NAME here; never commit tokens",
+                                field.trim_end_matches("_env").to_uppercase()
+                            )),
+                    );
+                }
+            }
+            if let Some(t) = &c.template
+                && let Err(e) = tera::Tera::default().add_raw_template("template", t)
+            {
+                let mut p = here.clone();
+                p.push(key("template"));
+                problems.push(
+                        doc.error_at_key(&p, format!("the template does not parse: {}", crate::site::theme::tera_reason(&e)))
+                            .hint("templates use Tera syntax, e.g. \"[{{ label }}] {{ title }}: {{ text }} {{ link }}\""),
+                    );
+            }
+        }
+        let channel_ids: Vec<&str> = b.channels.iter().map(|c| c.id.as_str()).collect();
+        if let Some(h) = &b.service_hours
+            && let Err(e) = ServiceHours::parse(h)
+        {
+            problems.push(doc.error_at_key(&at(&[key("service_hours")]), e.to_string()).hint(
+                    "write days and hours like \"Mon-Fri 08:00-20:00, Sat 09:00-14:00\" (site time zone)",
+                ));
+        }
+        if let Some(s) = &b.schedule
+            && let Err(e) = CronSchedule::parse(s)
+        {
+            problems.push(doc.error_at_key(&at(&[key("schedule")]), e.to_string()));
+        }
+        for (i, r) in b.recurring.iter().enumerate() {
+            let here = at(&[key("recurring"), Seg::Index(i)]);
+            if let Err(e) = CronSchedule::parse(&r.cron) {
+                let mut p = here.clone();
+                p.push(key("cron"));
+                problems.push(doc.error_at_key(&p, e.to_string()).hint(
+                    "use crontab syntax: minute hour day-of-month month day-of-week, e.g. \"0 9 * * 1\" for Mondays 09:00",
+                ));
+            }
+            for c in r.channels.iter().flatten() {
+                if !channel_ids.contains(&c.as_str()) {
+                    let mut p = here.clone();
+                    p.push(key("channels"));
+                    problems.push(
+                        doc.error_at_value(&p, c, format!("unknown channel \"{c}\""))
+                            .hint(format!(
+                                "{}channels are declared under broadcast.channels",
+                                did_you_mean(c, channel_ids.iter().copied())
+                            )),
+                    );
+                }
             }
         }
     }

@@ -1,7 +1,10 @@
 //! One thin function per subcommand: load → call the library → report.
 
+mod broadcast;
 mod build;
+mod channels;
 mod check;
+mod ledger;
 mod new;
 
 use std::process::ExitCode;
@@ -9,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{ChannelsCommand, Cli, Command, Global, LedgerCommand};
 
 /// Run the parsed command line.
 ///
@@ -20,6 +23,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Check => check::run(&cli.global),
         Command::New(args) => new::run(&cli.global, args),
+        Command::Plan(args) => broadcast::plan(&cli.global, args),
+        Command::Broadcast(args) => broadcast::broadcast(&cli.global, args),
+        Command::Run(args) => broadcast::run(&cli.global, args),
+        Command::Channels(ChannelsCommand::Check) => channels::check(&cli.global),
+        Command::Ledger(LedgerCommand::Resolve { key, decision }) => {
+            ledger::resolve(&cli.global, key, decision)
+        }
     }
 }
 

@@ -199,7 +199,14 @@ impl<'a> Views<'a> {
             window: i.scheduled.map(|w| WindowView {
                 start: self.clock.date_time(w.start),
                 start_iso: iso(w.start),
-                end: self.clock.date_time(w.end),
+                // Same day: `26. November 2026, 02:00 MEZ – 04:00 MEZ`.
+                end: if self.clock.local(w.start).date_naive()
+                    == self.clock.local(w.end).date_naive()
+                {
+                    self.clock.time(w.end)
+                } else {
+                    self.clock.date_time(w.end)
+                },
                 end_iso: iso(w.end),
             }),
             author: i

@@ -271,6 +271,28 @@ fn check_front_matter(doc: &Doc, front: &FrontMatter, config: &Config, problems:
             );
         }
     }
+    let channel_ids: Vec<&str> = config
+        .broadcast
+        .channels
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    for c in front.channels.iter().flatten() {
+        if !channel_ids.contains(&c.as_str()) {
+            problems.push(
+                doc.error_at_value(&[key("channels")], c, format!("unknown channel \"{c}\""))
+                    .hint(format!(
+                        "{}channels are declared under broadcast.channels in statuscast.yaml{}",
+                        did_you_mean(c, channel_ids.iter().copied()),
+                        if channel_ids.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", channel_ids.join(", "))
+                        }
+                    )),
+            );
+        }
+    }
     if let Some(author) = &front.author
         && config.member(author).is_none()
     {

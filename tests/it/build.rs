@@ -51,7 +51,7 @@ fn demo_front_page_shows_status_incidents_and_maintenance() {
         .find("Fernwerk TV erhält neue Senderliste")
         .expect("second maintenance");
     assert!(saxony < tv);
-    assert!(maint.contains("26. November 2026, 02:00 MEZ"), "{maint}");
+    assert!(maint.contains("26. November 2026, 02:00 MEZ</time> – <time datetime=\"2026-11-26T03:00:00Z\">04:00 MEZ"), "{maint}");
 
     // Components: status per component, incl. the per-component override for SMS.
     let comps = section(&html, "h-components");

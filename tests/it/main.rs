@@ -1,5 +1,6 @@
 //! Integration tests: the real binary on temporary copies of fixture repositories.
 
+mod broadcast;
 mod build;
 mod channels;
 mod errors;

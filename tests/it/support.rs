@@ -106,12 +106,24 @@ impl Repo {
 
     /// Run `statuscast <args>` without adding `--now`.
     pub fn run_raw(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_statuscast"))
-            .args(args)
+        self.run_env(args, &[])
+    }
+
+    /// The command `statuscast <args>` with extra environment variables, not started yet.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_statuscast"));
+        cmd.args(args)
             .current_dir(self.dir.path())
-            .env_remove("GITHUB_ACTIONS")
-            .output()
-            .unwrap();
+            .env_remove("GITHUB_ACTIONS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Run `statuscast <args>` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = self.command(args, env).output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

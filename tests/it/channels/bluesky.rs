@@ -12,30 +12,30 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::channels::common::*;
 
-const HANDLE: &str = "fernwerk.bsky.social";
-const PASSWORD: &str = "abcd-efgh-ijkl-mnop";
-const DID: &str = "did:plc:fernwerk7xq2";
+pub(crate) const HANDLE: &str = "fernwerk.bsky.social";
+pub(crate) const PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+pub(crate) const DID: &str = "did:plc:fernwerk7xq2";
 
 #[derive(Default)]
-struct Pds {
-    seq: u32,
-    access: String,
-    refresh: String,
-    access_expired: bool,
-    refresh_expired: bool,
-    create_session_calls: u32,
-    refresh_calls: u32,
-    get_record_calls: u32,
+pub(crate) struct Pds {
+    pub(crate) seq: u32,
+    pub(crate) access: String,
+    pub(crate) refresh: String,
+    pub(crate) access_expired: bool,
+    pub(crate) refresh_expired: bool,
+    pub(crate) create_session_calls: u32,
+    pub(crate) refresh_calls: u32,
+    pub(crate) get_record_calls: u32,
     /// rkey → (record, cid)
-    records: BTreeMap<String, (Value, String)>,
+    pub(crate) records: BTreeMap<String, (Value, String)>,
     /// Bodies of every putRecord request that passed authentication.
-    puts: Vec<Value>,
+    pub(crate) puts: Vec<Value>,
     /// Answers for the next putRecord requests, before any processing.
-    put_failures: VecDeque<ResponseTemplate>,
+    pub(crate) put_failures: VecDeque<ResponseTemplate>,
 }
 
 #[derive(Clone, Default)]
-struct FakePds(Arc<Mutex<Pds>>);
+pub(crate) struct FakePds(Arc<Mutex<Pds>>);
 
 fn xrpc_error(status: u16, error: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({ "error": error, "message": message }))
@@ -51,7 +51,7 @@ fn strong_ref_ok(v: &Value) -> bool {
 }
 
 impl FakePds {
-    fn state(&self) -> MutexGuard<'_, Pds> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, Pds> {
         self.0.lock().unwrap()
     }
 
@@ -215,7 +215,7 @@ impl Respond for FakePds {
     }
 }
 
-async fn pds() -> (MockServer, FakePds) {
+pub(crate) async fn pds() -> (MockServer, FakePds) {
     let server = MockServer::start().await;
     let fake = FakePds::default();
     Mock::given(path_regex("^/xrpc/"))

@@ -2,8 +2,8 @@
 
 pub mod common;
 
-mod bluesky;
+pub mod bluesky;
 mod config;
 mod mastodon;
 mod retry;
-mod x;
+pub mod x;

@@ -13,10 +13,10 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::channels::common::*;
 
-const CONSUMER_KEY: &str = "ck-Zx81kQ";
-const CONSUMER_SECRET: &str = "cs-SUPERSECRET-4711";
-const TOKEN: &str = "12345-at-Tt9q";
-const TOKEN_SECRET: &str = "ts-SUPERSECRET-0815";
+pub(crate) const CONSUMER_KEY: &str = "ck-Zx81kQ";
+pub(crate) const CONSUMER_SECRET: &str = "cs-SUPERSECRET-4711";
+pub(crate) const TOKEN: &str = "12345-at-Tt9q";
+pub(crate) const TOKEN_SECRET: &str = "ts-SUPERSECRET-0815";
 
 fn env_with(consumer_secret: &str) -> impl Fn(&str) -> Option<String> + use<> {
     env_of(&[
@@ -58,12 +58,12 @@ fn pct(s: &str) -> String {
 
 /// Responds with `then` if the request carries a valid OAuth 1.0a signature for the known
 /// credentials, else with X's 401. The JSON body is deliberately left out of the signature.
-struct OAuthChecked {
+pub(crate) struct OAuthChecked {
     then: ResponseTemplate,
     seen_nonces: Arc<Mutex<HashSet<String>>>,
 }
 
-fn oauth_checked(then: ResponseTemplate) -> OAuthChecked {
+pub(crate) fn oauth_checked(then: ResponseTemplate) -> OAuthChecked {
     OAuthChecked {
         then,
         seen_nonces: Arc::default(),
@@ -71,7 +71,7 @@ fn oauth_checked(then: ResponseTemplate) -> OAuthChecked {
 }
 
 impl OAuthChecked {
-    fn verify(&self, req: &Request) -> Result<(), String> {
+    pub(crate) fn verify(&self, req: &Request) -> Result<(), String> {
         let header = req
             .headers
             .get("authorization")
