@@ -114,8 +114,12 @@ struct ApiIncident<'a> {
     components: Vec<Component<'a>>,
     /// Incidents carry `"reminder_intervals": null`; maintenance do not have the field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reminder_intervals: Option<Option<String>>,
+    reminder_intervals: Option<Null>,
 }
+
+/// A JSON `null` (statuscast has no reminder intervals to show).
+#[derive(Serialize)]
+struct Null;
 
 #[derive(Serialize)]
 struct StatusDoc<'a> {
@@ -214,6 +218,12 @@ fn component_updated(m: &Machine, id: &str) -> DateTime<Utc> {
         .unwrap_or(m.epoch)
 }
 
+/// A top-level entry of the page: a group with its members, or a component without a group.
+enum Top<'a> {
+    Group(&'a str, Vec<&'a ConfigComponent>),
+    Single(&'a ConfigComponent),
+}
+
 struct Built<'a> {
     page: Page<'a>,
     rollup: Rollup,
@@ -245,10 +255,6 @@ fn build_components<'a>(m: &Machine<'a>, page_id: &str) -> Built<'a> {
     };
 
     // Top-level entries in page order: a group (at the place of its first member) or a component.
-    enum Top<'a> {
-        Group(&'a str, Vec<&'a ConfigComponent>),
-        Single(&'a ConfigComponent),
-    }
     let mut tops: Vec<Top<'a>> = Vec::new();
     for c in &m.config.components {
         match c.group.as_deref() {
@@ -425,7 +431,7 @@ fn build_incident<'a>(
             .iter()
             .filter_map(|c| built.by_id.get(c.as_str()).cloned())
             .collect(),
-        reminder_intervals: if maintenance { None } else { Some(None) },
+        reminder_intervals: if maintenance { None } else { Some(Null) },
         id,
     }
 }

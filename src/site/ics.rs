@@ -73,10 +73,10 @@ fn description(m: &Machine, incident: &Incident) -> String {
     if !incident.summary.trim().is_empty() {
         parts.push(incident.summary.trim().to_string());
     }
-    if let Some(u) = incident.published(m.now).last() {
-        if !u.body.trim().is_empty() {
-            parts.push(format!("{}: {}", m.update_label(u.status), u.body.trim()));
-        }
+    if let Some(u) = incident.published(m.now).last()
+        && !u.body.trim().is_empty()
+    {
+        parts.push(format!("{}: {}", m.update_label(u.status), u.body.trim()));
     }
     parts.push(format!(
         "{}: {}",

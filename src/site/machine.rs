@@ -161,15 +161,12 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v, close))
         });
-        match value {
-            Some((v, close)) => {
-                out.push_str(v);
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
+        if let Some((v, close)) = value {
+            out.push_str(v);
+            rest = &after[close + 1..];
+        } else {
+            out.push('{');
+            rest = after;
         }
     }
     out.push_str(rest);

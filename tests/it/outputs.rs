@@ -1,0 +1,949 @@
+//! Machine-readable outputs: feeds (checked with Python's feedparser), the maintenance calendar
+//! (checked with Python's icalendar), the Statuspage-compatible API (compared with recorded
+//! Statuspage response shapes), badges, discovery files, and how all of them move with the clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::support::{NOW, Repo};
+
+const BASE: &str = "https://status.fernwerk.example";
+const SAXONY: &str = "2026-11-26-wartung-dsl-telefonie-sachsen";
+const HAMBURG: &str = "2026-11-23-mobilfunk-sms-hamburg";
+const COMPONENTS: [&str; 9] = [
+    "mobile", "sms", "dsl", "voice", "tv", "email", "app", "hotline", "shop",
+];
+
+fn manifest(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn json(repo: &Repo, rel: &str) -> Value {
+    serde_json::from_str(&repo.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// Run `tests/python/<script>` with `args`; `None` (after a loud note) when Python or its packages
+/// are missing outside CI. In CI (`CI` set) missing packages fail the test.
+fn python(script: &str, args: &[&str]) -> Option<Value> {
+    let probe = Command::new("python3")
+        .args(["-c", "import feedparser, icalendar"])
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        let why = match &probe {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Python checkers (python3 -m pip install feedparser icalendar, see .ci/run): {why}"
+        );
+        eprintln!(
+            "\n!!! SKIPPED {script}: python3 with feedparser and icalendar is not available ({why}).\n!!! Install them with: python3 -m pip install feedparser==6.0.14 icalendar==7.3.0\n"
+        );
+        return None;
+    }
+    let out = Command::new("python3")
+        .arg(manifest("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("the checker prints JSON"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape comparison with real Statuspage responses.
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Compare the shape of `actual` with `expected`: the same keys in objects, the same JSON types
+/// (`null` on either side matches anything), and every array element shaped like some element of
+/// the expected array.
+fn shape(actual: &Value, expected: &Value, path: &str, errors: &mut Vec<String>) {
+    match (actual, expected) {
+        (Value::Null, _) | (_, Value::Null) => {}
+        (Value::Object(a), Value::Object(e)) => {
+            let ak: BTreeSet<&String> = a.keys().collect();
+            let ek: BTreeSet<&String> = e.keys().collect();
+            for k in ek.difference(&ak) {
+                errors.push(format!("{path}: missing key \"{k}\""));
+            }
+            for k in ak.difference(&ek) {
+                errors.push(format!("{path}: unexpected key \"{k}\""));
+            }
+            for k in ak.intersection(&ek) {
+                shape(&a[*k], &e[*k], &format!("{path}.{k}"), errors);
+            }
+        }
+        (Value::Array(a), Value::Array(e)) => {
+            if e.is_empty() {
+                return;
+            }
+            for (n, item) in a.iter().enumerate() {
+                let here = format!("{path}[{n}]");
+                let tries: Vec<Vec<String>> = e
+                    .iter()
+                    .map(|candidate| {
+                        let mut errs = Vec::new();
+                        shape(item, candidate, &here, &mut errs);
+                        errs
+                    })
+                    .collect();
+                if tries.iter().all(|t| !t.is_empty()) {
+                    let best = tries.into_iter().min_by_key(Vec::len).unwrap_or_default();
+                    errors.extend(best);
+                }
+            }
+        }
+        (a, e) => {
+            if kind(a) != kind(e) {
+                errors.push(format!(
+                    "{path}: {} where Statuspage has {}",
+                    kind(a),
+                    kind(e)
+                ));
+            }
+        }
+    }
+}
+
+const COMPONENT_STATUSES: [&str; 5] = [
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+];
+const INCIDENT_STATUSES: [&str; 9] = [
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "postmortem",
+    "scheduled",
+    "in_progress",
+    "verifying",
+    "completed",
+];
+
+/// Enum values, time formats and id formats, as Statuspage has them. `list` is the name of the
+/// nearest enclosing array (`components`, `incidents`, `incident_updates`, …).
+fn values(v: &Value, list: &str, path: &str, errors: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                let here = format!("{path}.{k}");
+                let allowed: Option<&[&str]> = match (k.as_str(), list) {
+                    ("indicator", _) => {
+                        Some(&["none", "minor", "major", "critical", "maintenance"])
+                    }
+                    ("impact", _) => Some(&["none", "minor", "major", "critical", "maintenance"]),
+                    ("old_status" | "new_status", _) | ("status", "components") => {
+                        Some(&COMPONENT_STATUSES)
+                    }
+                    ("status", "incidents" | "incident_updates" | "scheduled_maintenances") => {
+                        Some(&INCIDENT_STATUSES)
+                    }
+                    _ => None,
+                };
+                let text = x.as_str();
+                if let (Some(allowed), Some(s)) = (allowed, text)
+                    && !allowed.contains(&s)
+                {
+                    errors.push(format!("{here}: \"{s}\" is not one of {allowed:?}"));
+                }
+                let is_time = k.ends_with("_at") || k == "scheduled_for" || k == "scheduled_until";
+                if let Some(s) = text
+                    && is_time
+                    && (DateTime::parse_from_rfc3339(s).is_err() || !s.ends_with('Z'))
+                {
+                    errors.push(format!("{here}: \"{s}\" is not an RFC 3339 UTC time"));
+                }
+                let is_id = matches!(
+                    k.as_str(),
+                    "id" | "page_id" | "group_id" | "incident_id" | "code"
+                );
+                if let Some(s) = text
+                    && is_id
+                    && (s.len() != 12
+                        || !s
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                {
+                    errors.push(format!("{here}: \"{s}\" is not a Statuspage-like id"));
+                }
+                values(x, if x.is_array() { k } else { list }, &here, errors);
+            }
+        }
+        Value::Array(items) => {
+            for (n, x) in items.iter().enumerate() {
+                values(x, list, &format!("{path}[{n}]"), errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+const ENDPOINTS: [(&str, &str); 8] = [
+    ("summary.json", "summary.json"),
+    ("status.json", "status.json"),
+    ("components.json", "components.json"),
+    ("incidents.json", "incidents.json"),
+    ("incidents/unresolved.json", "incidents-unresolved.json"),
+    ("scheduled-maintenances.json", "scheduled-maintenances.json"),
+    (
+        "scheduled-maintenances/upcoming.json",
+        "scheduled-maintenances-upcoming.json",
+    ),
+    (
+        "scheduled-maintenances/active.json",
+        "scheduled-maintenances-active.json",
+    ),
+];
+
+#[track_caller]
+fn assert_statuspage_shapes(repo: &Repo, out: &str) {
+    let mut errors = Vec::new();
+    for (endpoint, fixture) in ENDPOINTS {
+        let actual = json(repo, &format!("{out}/api/v2/{endpoint}"));
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(manifest("tests/fixtures/statuspage").join(fixture)).unwrap(),
+        )
+        .unwrap();
+        shape(&actual, &expected, endpoint, &mut errors);
+        values(&actual, "", endpoint, &mut errors);
+        // Every object names the page it belongs to.
+        let page_id = actual["page"]["id"].as_str().unwrap().to_string();
+        for needle in ["\"page_id\":\""] {
+            for part in repo
+                .read(&format!("{out}/api/v2/{endpoint}"))
+                .split(needle)
+                .skip(1)
+            {
+                if !part.starts_with(&page_id) {
+                    errors.push(format!("{endpoint}: a page_id is not {page_id}"));
+                }
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn the_api_has_the_shape_of_real_statuspage_responses() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    assert_statuspage_shapes(&repo, "public");
+
+    // The comparison has something to compare: the lists the demo fills at this moment.
+    let summary = json(&repo, "public/api/v2/summary.json");
+    assert_eq!(summary["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        summary["scheduled_maintenances"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        summary["components"].as_array().unwrap().len(),
+        9 + 3,
+        "9 components in 3 groups"
+    );
+    assert_eq!(summary["status"]["indicator"], "major");
+    assert_eq!(summary["status"]["description"], "Teilweiser Ausfall");
+    assert_eq!(summary["page"]["url"], BASE);
+    assert_eq!(summary["page"]["time_zone"], "Europe/Berlin");
+    assert_eq!(
+        json(&repo, "public/api/v2/status.json")["status"],
+        summary["status"]
+    );
+
+    // Groups carry their members' ids; members point back with group_id and count positions within it.
+    let comps = summary["components"].as_array().unwrap();
+    let net = comps.iter().find(|c| c["name"] == "Netz").unwrap();
+    assert_eq!(net["group"], true);
+    assert_eq!(net["status"], "partial_outage", "worst member");
+    let members = net["components"].as_array().unwrap();
+    assert_eq!(members.len(), 4);
+    let sms = comps.iter().find(|c| c["name"] == "SMS & MMS").unwrap();
+    assert_eq!(sms["group_id"], net["id"]);
+    assert_eq!(sms["position"], 2);
+    assert_eq!(sms["status"], "degraded_performance");
+    assert!(members.contains(&sms["id"]));
+
+    // The open incident, newest update first, with what each update did to each component.
+    let open = &summary["incidents"][0];
+    assert_eq!(open["name"], "Mobilfunk und SMS im Raum Hamburg gestört");
+    assert_eq!(open["status"], "identified");
+    assert_eq!(open["impact"], "major");
+    assert_eq!(open["shortlink"], format!("{BASE}/incidents/{HAMBURG}/"));
+    assert_eq!(open["resolved_at"], Value::Null);
+    assert_eq!(open["created_at"], "2026-11-23T07:12:00.000Z");
+    let updates = open["incident_updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "the 11:40 update is not published yet");
+    assert_eq!(updates[0]["status"], "identified");
+    assert!(
+        updates[1]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Seit etwa 7:50 Uhr")
+    );
+    let first_sms = updates[1]["affected_components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == sms["id"])
+        .unwrap();
+    assert_eq!(first_sms["name"], "Netz - SMS & MMS");
+    assert_eq!(first_sms["old_status"], "operational");
+    assert_eq!(first_sms["new_status"], "degraded_performance");
+    assert_eq!(open["components"].as_array().unwrap().len(), 2);
+
+    // Maintenance: soonest first, window in UTC, impact "maintenance".
+    let upcoming = json(&repo, "public/api/v2/scheduled-maintenances/upcoming.json");
+    let first = &upcoming["scheduled_maintenances"][0];
+    assert_eq!(first["shortlink"], format!("{BASE}/incidents/{SAXONY}/"));
+    assert_eq!(first["scheduled_for"], "2026-11-26T01:00:00.000Z");
+    assert_eq!(first["scheduled_until"], "2026-11-26T03:00:00.000Z");
+    assert_eq!(first["impact"], "maintenance");
+    assert_eq!(first["status"], "scheduled");
+    assert!(first.get("reminder_intervals").is_none());
+    assert_eq!(open["reminder_intervals"], Value::Null);
+    assert!(open.as_object().unwrap().contains_key("reminder_intervals"));
+
+    let all = json(&repo, "public/api/v2/incidents.json");
+    assert!(all["incidents"].as_array().unwrap().len() >= 10);
+    assert!(
+        all["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i.get("scheduled_for").is_none()),
+        "incidents.json lists incidents, not maintenance"
+    );
+    assert!(
+        json(&repo, "public/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 5
+    );
+    assert_eq!(
+        json(&repo, "public/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"],
+        Value::Array(vec![])
+    );
+
+    // During the maintenance in Saxony, active.json has it and its components are under maintenance.
+    repo.run_raw(&["--now", "2026-11-26T02:00:00Z", "build", "--out", "during"])
+        .ok();
+    assert_statuspage_shapes(&repo, "during");
+    let active = json(&repo, "during/api/v2/scheduled-maintenances/active.json");
+    let m = &active["scheduled_maintenances"][0];
+    assert_eq!(m["status"], "in_progress");
+    assert!(
+        m["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "under_maintenance")
+    );
+    let comps = json(&repo, "during/api/v2/components.json");
+    let dsl = comps["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "DSL & Glasfaser")
+        .unwrap();
+    assert_eq!(dsl["status"], "under_maintenance");
+    assert_eq!(
+        dsl["updated_at"], "2026-11-26T01:00:00.000Z",
+        "changed when the window began"
+    );
+}
+
+#[test]
+fn a_page_under_maintenance_says_so_like_statuspage() {
+    let repo = Repo::fixture("english");
+    // Resolve the open webhook incident, then look during the storage maintenance.
+    let path = "incidents/2026-11-23-webhook-delivery-delays.md";
+    let text = repo.read(path) + "\n## 2026-11-23 05:30 resolved\nAll caught up.\n";
+    repo.write(path, text);
+    repo.run_raw(&["--now", "2026-11-28T07:00:00Z", "build"])
+        .ok();
+    let status = json(&repo, "public/api/v2/status.json");
+    assert_eq!(status["status"]["indicator"], "maintenance");
+    assert_eq!(status["status"]["description"], "Maintenance in progress");
+    assert_eq!(
+        json(&repo, "public/api/v2/incidents/unresolved.json")["incidents"],
+        Value::Array(vec![])
+    );
+    assert_statuspage_shapes(&repo, "public");
+}
+
+#[test]
+fn ids_stay_the_same_when_the_clock_moves() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    repo.run_raw(&["--now", "2026-11-26T12:00:00Z", "build", "--out", "later"])
+        .ok();
+    let ids = |out: &str| -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let inc = json(&repo, &format!("{out}/api/v2/incidents.json"));
+        let maint = json(&repo, &format!("{out}/api/v2/scheduled-maintenances.json"));
+        let comps = json(&repo, &format!("{out}/api/v2/components.json"));
+        for i in inc["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(maint["scheduled_maintenances"].as_array().unwrap())
+        {
+            let name = i["name"].as_str().unwrap();
+            m.insert(name.to_string(), i["id"].as_str().unwrap().to_string());
+            for u in i["incident_updates"].as_array().unwrap() {
+                m.insert(
+                    format!("{name} @ {}", u["created_at"].as_str().unwrap()),
+                    u["id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        for c in comps["components"].as_array().unwrap() {
+            m.insert(
+                format!("component {}", c["name"].as_str().unwrap()),
+                c["id"].as_str().unwrap().to_string(),
+            );
+        }
+        m.insert("page".into(), comps["page"]["id"].as_str().unwrap().into());
+        m
+    };
+    let (before, after) = (ids("public"), ids("later"));
+    for (k, v) in &before {
+        assert_eq!(after.get(k), Some(v), "{k}");
+    }
+    assert!(
+        after.len() > before.len(),
+        "later builds add the newly published updates"
+    );
+    let unique: BTreeSet<&String> = after.values().collect();
+    assert_eq!(unique.len(), after.len(), "ids are unique");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeds.
+
+#[test]
+fn feeds_are_valid_for_feedparser_and_follow_the_w3c_rules() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    let public = repo.path("public");
+    let Some(report) = python("check_feeds.py", &[public.to_str().unwrap(), BASE]) else {
+        return;
+    };
+    eprintln!("feedparser {}", report["feedparser"]);
+    let feeds = &report["feeds"];
+    assert_eq!(feeds.as_object().unwrap().len(), 1 + COMPONENTS.len());
+
+    // One entry per published update of every visible incident and maintenance.
+    let published: usize = ["incidents.json", "scheduled-maintenances.json"]
+        .iter()
+        .map(|f| {
+            let doc = json(&repo, &format!("public/api/v2/{f}"));
+            doc.as_object()
+                .unwrap()
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|i| i["incident_updates"].as_array().unwrap().len())
+                .sum::<usize>()
+        })
+        .sum();
+    let root = &feeds[""]["atom"];
+    let ids: Vec<&str> = root["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), published.min(50));
+    assert_eq!(root["title"], "Fernwerk Telekom – Netzstatus: Meldungen");
+
+    // Newest first: the TV maintenance announcement (08:30 UTC) before the Hamburg update (08:05 UTC).
+    assert_eq!(
+        root["titles"][0],
+        "Geplant: Geplante Wartung: Fernwerk TV erhält neue Senderliste – Fernwerk TV"
+    );
+    assert_eq!(
+        root["titles"][1],
+        "Ursache gefunden: Mobilfunk und SMS im Raum Hamburg gestört – Mobilfunk (LTE/5G), SMS & MMS"
+    );
+
+    // Entry ids are the permalink with the update's anchor, which the incident page has.
+    let page = repo.read(&format!("public/incidents/{HAMBURG}/index.html"));
+    let prefix = format!("{BASE}/incidents/{HAMBURG}/#");
+    let hamburg: Vec<&str> = ids
+        .iter()
+        .filter(|i| i.starts_with(&prefix))
+        .copied()
+        .collect();
+    assert_eq!(hamburg.len(), 2);
+    for id in hamburg {
+        let anchor = &id[prefix.len()..];
+        assert!(
+            page.contains(&format!("<li id=\"{anchor}\">")),
+            "{anchor} on the page"
+        );
+    }
+
+    // The rendered update is the content; a future update is in no feed.
+    let mobile = &feeds["components/mobile/"]["atom"];
+    assert_eq!(
+        mobile["title"],
+        "Fernwerk Telekom – Netzstatus: Mobilfunk (LTE/5G)"
+    );
+    assert!(
+        mobile["first_content"]
+            .as_str()
+            .unwrap()
+            .contains("Wir haben die Ursache gefunden")
+    );
+    for (_, f) in feeds.as_object().unwrap() {
+        assert!(!f.to_string().contains("Die Netzkarte ist getauscht"));
+    }
+    assert!(
+        feeds["components/tv/"]["atom"]["titles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| !t.as_str().unwrap().contains("Hamburg")),
+        "component feeds only carry their component's incidents"
+    );
+    let atom = repo.read("public/feed.atom");
+    assert!(
+        atom.contains("&lt;strong&gt;WLAN Call&lt;/strong&gt;"),
+        "Markdown rendered, then escaped"
+    );
+    assert!(report["sitemap"].as_array().unwrap().len() >= 18);
+}
+
+#[test]
+fn hostile_text_stays_well_formed_in_every_format() {
+    let repo = Repo::fixture("english");
+    repo.write(
+        "incidents/2026-11-22-hostile.md",
+        "---\ntitle: \"<script>alert(1)</script> & ]]> \\u0001 {components}\"\ncomponents: [api]\nimpact: minor\n---\n## 2026-11-22 08:00 investigating\n<img src=x onerror=alert(1)> \u{1} ]]> &amp; [x](javascript:alert(1)); a, b\\c\n\n## 2026-11-22 09:00 resolved\nDone.\n",
+    );
+    repo.run(&["build"]).ok();
+    for f in [
+        "public/feed.atom",
+        "public/feed.rss",
+        "public/sitemap.xml",
+        "public/badges/api.svg",
+    ] {
+        let text = repo.read(f);
+        let mut reader = quick_xml::Reader::from_str(&text);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{f} is not well-formed XML: {e}\n{text}"),
+            }
+        }
+        assert!(!text.contains("<script"), "{f}");
+        assert!(!text.contains('\u{1}'), "{f}");
+    }
+    let atom = repo.read("public/feed.atom");
+    assert!(
+        atom.contains("Investigating: &lt;script&gt;alert(1)&lt;/script&gt; &amp; ]]&gt;  {components} – REST API"),
+        "placeholders in text are not filled: {atom}"
+    );
+    if let Some(report) = python(
+        "check_feeds.py",
+        &[
+            repo.path("public").to_str().unwrap(),
+            "https://status.acme.example",
+        ],
+    ) {
+        assert!(
+            report["feeds"][""]["atom"]["titles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.as_str().unwrap().contains("<script>alert(1)</script>")),
+            "feedparser reads the title back as text"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calendar.
+
+/// The properties of the VEVENT with `uid` in an iCalendar text (unfolded).
+fn vevent(ics: &str, uid: &str) -> BTreeMap<String, String> {
+    let unfolded = ics.replace("\r\n ", "");
+    let mut current: Option<BTreeMap<String, String>> = None;
+    for line in unfolded.split("\r\n") {
+        match line {
+            "BEGIN:VEVENT" => current = Some(BTreeMap::new()),
+            "END:VEVENT" => {
+                if let Some(ev) = current.take()
+                    && ev.get("UID").is_some_and(|u| u == uid)
+                {
+                    return ev;
+                }
+            }
+            _ => {
+                if let (Some(ev), Some((k, v))) = (current.as_mut(), line.split_once(':')) {
+                    ev.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    panic!("no VEVENT {uid} in\n{ics}");
+}
+
+#[test]
+fn the_calendar_parses_in_icalendar_and_has_every_window() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    let raw = std::fs::read(repo.path("public/maintenance.ics")).unwrap();
+    assert!(
+        raw.windows(2).filter(|w| w == b"\r\n").count() > 20,
+        "CRLF line ends"
+    );
+    let Some(report) = python(
+        "check_calendar.py",
+        &[repo.path("public").to_str().unwrap()],
+    ) else {
+        return;
+    };
+    eprintln!("icalendar {}", report["icalendar"]);
+    assert!(
+        report["folded_lines"].as_u64().unwrap() > 0,
+        "long lines are folded"
+    );
+    let events = report["events"].as_array().unwrap();
+    let maintenance = json(&repo, "public/api/v2/scheduled-maintenances.json");
+    let windows = maintenance["scheduled_maintenances"].as_array().unwrap();
+    assert_eq!(events.len(), windows.len(), "one VEVENT per maintenance");
+    for w in windows {
+        let url = w["shortlink"].as_str().unwrap();
+        let ev = events
+            .iter()
+            .find(|e| e["url"] == url)
+            .unwrap_or_else(|| panic!("no event for {url}"));
+        assert_eq!(time(&ev["start"]), time(&w["scheduled_for"]), "{url}");
+        assert_eq!(time(&ev["end"]), time(&w["scheduled_until"]), "{url}");
+        assert!(ev["description"].as_str().unwrap().contains(url));
+    }
+    let saxony = events
+        .iter()
+        .find(|e| e["uid"] == format!("{SAXONY}@status.fernwerk.example"))
+        .unwrap();
+    assert_eq!(saxony["start"], "2026-11-26T01:00:00Z");
+    assert_eq!(saxony["end"], "2026-11-26T03:00:00Z");
+    assert_eq!(
+        saxony["summary"],
+        "[Wartung] Geplante Wartung: DSL und Festnetz-Telefonie in Sachsen"
+    );
+    assert_eq!(saxony["status"], "CONFIRMED");
+    assert_eq!(saxony["sequence"], 1);
+    assert!(
+        saxony["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Betroffen: DSL & Glasfaser, Festnetz-Telefonie\n\n")
+    );
+}
+
+#[test]
+fn rescheduling_and_cancelling_raise_the_sequence() {
+    let repo = Repo::demo();
+    let uid = format!("{SAXONY}@status.fernwerk.example");
+    let file = format!("incidents/{SAXONY}.md");
+    repo.run(&["build"]).ok();
+    let before = vevent(&repo.read("public/maintenance.ics"), &uid);
+    assert_eq!(before["DTSTART"], "20261126T010000Z");
+    assert_eq!(before["STATUS"], "CONFIRMED");
+
+    // Moved by a day, announced with an update (as the README says to): same UID, higher SEQUENCE.
+    let moved = repo.read(&file).replace(
+        "2026-11-26 02:00, end: 2026-11-26 04:00",
+        "2026-11-27 02:00, end: 2026-11-27 04:00",
+    ) + "\n## 2026-11-23 09:30 scheduled\nNeuer Termin: Die Arbeiten finden eine Nacht später statt, am 27. November von 2:00 bis 4:00 Uhr.\n";
+    repo.write(&file, &moved);
+    repo.run(&["build"]).ok();
+    let after = vevent(&repo.read("public/maintenance.ics"), &uid);
+    assert_eq!(after["DTSTART"], "20261127T010000Z");
+    assert_eq!(after["DTEND"], "20261127T030000Z");
+    let seq = |ev: &BTreeMap<String, String>| ev["SEQUENCE"].parse::<u32>().unwrap();
+    assert!(
+        seq(&after) > seq(&before),
+        "{} > {}",
+        seq(&after),
+        seq(&before)
+    );
+    assert!(after["DESCRIPTION"].contains("Neuer Termin"));
+    assert_eq!(
+        after["DTSTAMP"], "20261123T083000Z",
+        "changed at the announcing update"
+    );
+
+    // Cancelled: STATUS:CANCELLED, SEQUENCE up again, and no longer upcoming in the API.
+    repo.write(
+        &file,
+        moved.replacen("scheduled:", "cancelled: true\nscheduled:", 1),
+    );
+    repo.run(&["build"]).ok();
+    let cancelled = vevent(&repo.read("public/maintenance.ics"), &uid);
+    assert_eq!(cancelled["STATUS"], "CANCELLED");
+    assert!(seq(&cancelled) > seq(&after));
+    assert!(cancelled["SUMMARY"].starts_with("[Abgesagt] "));
+    let upcoming = json(&repo, "public/api/v2/scheduled-maintenances/upcoming.json");
+    assert!(!upcoming.to_string().contains(SAXONY));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Badges, discovery, both languages, determinism.
+
+#[test]
+fn the_demo_build_writes_every_machine_readable_file() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    let mut files: Vec<String> = [
+        "feed.atom",
+        "feed.rss",
+        "maintenance.ics",
+        "robots.txt",
+        "sitemap.xml",
+        "badges/status.svg",
+        "badges/status.json",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    files.extend(ENDPOINTS.iter().map(|(e, _)| format!("api/v2/{e}")));
+    for c in COMPONENTS {
+        files.push(format!("components/{c}/feed.atom"));
+        files.push(format!("components/{c}/feed.rss"));
+        files.push(format!("badges/{c}.svg"));
+        files.push(format!("badges/{c}.json"));
+    }
+    for f in &files {
+        assert!(repo.path(&format!("public/{f}")).is_file(), "{f}");
+    }
+
+    assert_eq!(
+        repo.read("public/robots.txt"),
+        format!("User-agent: *\nAllow: /\n\nSitemap: {BASE}/sitemap.xml\n")
+    );
+    let sitemap = repo.read("public/sitemap.xml");
+    assert!(sitemap.contains(&format!("<loc>{BASE}/</loc>")));
+    assert!(sitemap.contains(&format!("<loc>{BASE}/history/</loc>")));
+    assert!(sitemap.contains(&format!(
+        "<loc>{BASE}/incidents/{HAMBURG}/</loc>\n    <lastmod>2026-11-23T08:05:00Z</lastmod>"
+    )));
+
+    // Discovery in every page's head; the footer links every format.
+    let index = repo.read("public/index.html");
+    assert!(index.contains(
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Meldungen (Atom)\" href=\"feed.atom\">"
+    ));
+    assert!(index.contains("<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Meldungen (RSS)\" href=\"feed.rss\">"));
+    for link in [
+        "feed.atom",
+        "feed.rss",
+        "maintenance.ics",
+        "api/v2/summary.json",
+        "badges/status.svg",
+    ] {
+        assert!(
+            index.contains(&format!("<a href=\"{link}\"")),
+            "footer links {link}"
+        );
+    }
+    let page = repo.read(&format!("public/incidents/{HAMBURG}/index.html"));
+    assert!(page.contains("href=\"../../feed.atom\""));
+    assert!(page.contains(
+        "title=\"SMS &amp; MMS – Meldungen (Atom)\" href=\"../../components/sms/feed.atom\""
+    ));
+    assert!(
+        repo.read("public/history/index.html")
+            .contains("href=\"../feed.rss\"")
+    );
+
+    // Badges: the status word in the site's language, its colour, an accessible name.
+    let mobile = repo.read("public/badges/mobile.svg");
+    assert!(mobile.contains("<title>Mobilfunk (LTE/5G): Teilausfall</title>"));
+    assert!(mobile.contains("aria-label=\"Mobilfunk (LTE/5G): Teilausfall\""));
+    assert!(mobile.contains("fill=\"#bc4c00\""));
+    assert!(
+        repo.read("public/badges/status.svg")
+            .contains("<title>Status: Teilausfall</title>")
+    );
+    let endpoint = json(&repo, "public/badges/sms.json");
+    assert_eq!(
+        endpoint,
+        serde_json::json!({"schemaVersion": 1, "label": "SMS & MMS", "message": "Eingeschränkt", "color": "9a6700"})
+    );
+    assert_eq!(
+        json(&repo, "public/badges/dsl.json")["message"],
+        "Betriebsbereit"
+    );
+}
+
+#[test]
+fn an_english_site_gets_english_outputs() {
+    let repo = Repo::fixture("english");
+    repo.run(&["build"]).ok();
+    let atom = repo.read("public/feed.atom");
+    assert!(atom.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">"));
+    assert!(atom.contains("<title>Acme Cloud Status: Updates</title>"));
+    assert!(atom.contains("<title>Identified: Delayed webhook deliveries – Webhooks</title>"));
+    assert!(
+        repo.read("public/feed.rss")
+            .contains("<language>en</language>")
+    );
+    let ics = repo.read("public/maintenance.ics");
+    assert!(ics.contains("NAME:Acme Cloud Status: Maintenance\r\n"));
+    let ev = vevent(
+        &ics,
+        "2026-11-28-object-storage-maintenance@status.acme.example",
+    );
+    assert_eq!(
+        ev["SUMMARY"],
+        "[Maintenance] Scheduled maintenance: Object Storage"
+    );
+    assert_eq!(
+        ev["DTSTART"], "20261128T060000Z",
+        "01:00 in New York is 06:00 UTC"
+    );
+    assert!(ev["DESCRIPTION"].starts_with("Affected: Object Storage\\n\\n"));
+    assert!(ev["DESCRIPTION"].contains("Details and latest updates: https://status.acme.example/incidents/2026-11-28-object-storage-maintenance/"));
+    assert!(
+        repo.read("public/badges/status.svg")
+            .contains("<title>Status: Degraded performance</title>")
+    );
+    let status = json(&repo, "public/api/v2/status.json");
+    assert_eq!(status["status"]["indicator"], "minor");
+    assert_eq!(
+        status["status"]["description"],
+        "Some services are degraded"
+    );
+    assert_eq!(status["page"]["time_zone"], "America/New_York");
+    assert!(!atom.contains("Betroffen") && !ics.contains("Wartung"));
+    // The update at 19:30 Europe/London is 19:30 UTC, whatever the site's zone.
+    let incidents = json(&repo, "public/api/v2/incidents.json");
+    assert!(
+        incidents
+            .to_string()
+            .contains("\"created_at\":\"2026-11-10T19:30:00.000Z\"")
+    );
+}
+
+/// Everything except the HTML pages, which show when they were built.
+fn machine_files(repo: &Repo, out: &str) -> BTreeMap<String, Vec<u8>> {
+    repo.snapshot(out)
+        .into_iter()
+        .filter(|(p, _)| {
+            !std::path::Path::new(p)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("html"))
+        })
+        .collect()
+}
+
+#[test]
+fn machine_outputs_change_only_when_something_happens() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    repo.run_raw(&[
+        "--now",
+        "2026-11-23T10:01:00Z",
+        "build",
+        "--out",
+        "a_minute_later",
+    ])
+    .ok();
+    let before = machine_files(&repo, "public");
+    let after = machine_files(&repo, "a_minute_later");
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &before {
+        assert!(
+            after[path] == *bytes,
+            "{path} changed although nothing happened"
+        );
+    }
+    // The 11:40 local update (10:40 UTC) changes feeds, API and sitemap, but not the calendar.
+    repo.run_raw(&["--now", "2026-11-23T10:41:00Z", "build", "--out", "later"])
+        .ok();
+    let later = machine_files(&repo, "later");
+    for changed in [
+        "feed.atom",
+        "components/sms/feed.rss",
+        "api/v2/summary.json",
+        "sitemap.xml",
+    ] {
+        assert_ne!(before[changed], later[changed], "{changed}");
+    }
+    for same in [
+        "maintenance.ics",
+        "components/tv/feed.atom",
+        "badges/status.svg",
+    ] {
+        assert_eq!(before[same], later[same], "{same}");
+    }
+    assert!(NOW < "2026-11-23T10:01:00Z");
+}
+
+#[test]
+fn a_theme_file_wins_over_a_generated_one_and_status_is_a_reserved_id() {
+    let repo = Repo::fixture("english");
+    let yaml = repo
+        .read("statuscast.yaml")
+        .replace("  language: en\n", "  language: en\n  theme: acme\n");
+    repo.write("statuscast.yaml", &yaml);
+    repo.write(
+        "themes/acme/static/robots.txt",
+        "User-agent: *\nDisallow: /\n",
+    );
+    repo.run(&["build"]).ok();
+    assert_eq!(
+        repo.read("public/robots.txt"),
+        "User-agent: *\nDisallow: /\n"
+    );
+    assert!(repo.path("public/sitemap.xml").is_file());
+
+    repo.write("statuscast.yaml", yaml.replace("id: storage", "id: status"));
+    let run = repo.run(&["check"]).fails();
+    assert!(
+        run.stderr
+            .contains("the component id \"status\" is reserved"),
+        "{}",
+        run.stderr
+    );
+}
