@@ -28,6 +28,8 @@ const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 struct Entry<'a> {
     incident: &'a Incident,
     update: &'a Update,
+    /// Position of the update in its incident (a later one is newer at the same time).
+    index: usize,
     /// The update's stable id (its anchor on the incident page).
     id: String,
 }
@@ -48,10 +50,11 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     let mut entries: Vec<Entry> = Vec::new();
     for incident in &m.visible {
         let ids = ids::updates(incident);
-        for (update, id) in incident.published(m.now).iter().zip(ids) {
+        for (index, (update, id)) in incident.published(m.now).iter().zip(ids).enumerate() {
             entries.push(Entry {
                 incident,
                 update,
+                index,
                 id,
             });
         }
@@ -61,7 +64,7 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
             .at
             .cmp(&a.update.at)
             .then_with(|| a.incident.id.cmp(&b.incident.id))
-            .then_with(|| b.id.cmp(&a.id))
+            .then_with(|| b.index.cmp(&a.index))
     });
 
     let site = m.config.site.title.as_str();

@@ -3,6 +3,7 @@
 //! Statuspage response shapes), badges, discovery files, and how all of them move with the clock.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -48,9 +49,11 @@ fn python(script: &str, args: &[&str]) -> Option<Value> {
             std::env::var_os("CI").is_none(),
             "CI must install the Python checkers (python3 -m pip install feedparser icalendar, see .ci/run): {why}"
         );
-        eprintln!(
-            "\n!!! SKIPPED {script}: python3 with feedparser and icalendar is not available ({why}).\n!!! Install them with: python3 -m pip install feedparser==6.0.14 icalendar==7.3.0\n"
+        // Straight to stderr, past the test harness's output capture, so the skip is seen.
+        let note = format!(
+            "\n!!! SKIPPED {script}: python3 with feedparser and icalendar is not available ({why}).\n!!! Install them with: python3 -m pip install feedparser==6.0.14 icalendar==7.3.0\n\n"
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
         return None;
     }
     let out = Command::new("python3")
@@ -594,6 +597,45 @@ fn hostile_text_stays_well_formed_in_every_format() {
             "feedparser reads the title back as text"
         );
     }
+}
+
+#[test]
+fn a_feed_keeps_the_newest_fifty_entries() {
+    let repo = Repo::fixture("english");
+    let mut text =
+        String::from("---\ntitle: Long night\ncomponents: [storage]\nimpact: minor\n---\n");
+    for n in 0..60 {
+        let (h, m) = (n / 6, n % 6 * 10);
+        writeln!(
+            text,
+            "## 2026-11-22 {h:02}:{m:02} update\nUpdate number {n}.\n"
+        )
+        .unwrap();
+    }
+    repo.write("incidents/2026-11-22-long-night.md", text);
+    repo.run(&["build"]).ok();
+    let entries = |f: &str| repo.read(f).matches("<entry>").count();
+    assert_eq!(entries("public/feed.atom"), 50);
+    assert_eq!(entries("public/components/storage/feed.atom"), 50);
+    assert_eq!(repo.read("public/feed.rss").matches("<item>").count(), 50);
+    let storage = repo.read("public/components/storage/feed.atom");
+    assert!(storage.contains("Update number 59."), "the newest is kept");
+    assert!(
+        !storage.contains("Update number 9."),
+        "the oldest ten are dropped"
+    );
+    let api = json(&repo, "public/api/v2/incidents.json");
+    let long = &api["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "Long night")
+        .unwrap();
+    assert_eq!(long["incident_updates"].as_array().unwrap().len(), 60);
+    assert_eq!(
+        long["status"], "investigating",
+        "`update` keeps the status before it"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
