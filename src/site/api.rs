@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::Output;
 use super::ids;
-use super::machine::{Machine, changed_at, created_at, write_error};
+use super::machine::{Machine, changed_at, created_at, ended_at, write_error};
 use crate::config::Component as ConfigComponent;
 use crate::diagnostics::Diagnostic;
 use crate::model::{ComponentStatus, Incident, Status};
@@ -414,7 +414,7 @@ fn build_incident<'a>(
             .iter()
             .find(|u| u.status == Status::Monitoring)
             .map(|u| time(u.at)),
-        resolved_at: incident.ended_at(now).map(time),
+        resolved_at: ended_at(incident, now).map(time),
         impact: if maintenance {
             "maintenance"
         } else {

@@ -133,10 +133,26 @@ pub fn changed_at(incident: &Incident, now: DateTime<Utc>) -> DateTime<Utc> {
     if incident.is_maintenance() && !incident.cancelled && incident.started_at() <= now {
         t = t.max(incident.started_at());
     }
-    if let Some(end) = incident.ended_at(now) {
+    if let Some(end) = ended_at(incident, now) {
         t = t.max(end.min(now));
     }
     t
+}
+
+/// When the incident ended, if it has at `now`. A cancelled maintenance ended when it was called
+/// off: at its last published update, or when it was announced (never "now", which would change
+/// with every build).
+#[must_use]
+pub fn ended_at(incident: &Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if incident.is_maintenance() && incident.cancelled {
+        return Some(
+            incident
+                .published(now)
+                .last()
+                .map_or_else(|| created_at(incident, now), |u| u.at),
+        );
+    }
+    incident.ended_at(now)
 }
 
 /// RFC 3339 in UTC with seconds: `2026-11-23T08:12:00Z`.

@@ -764,6 +764,25 @@ fn rescheduling_and_cancelling_raise_the_sequence() {
     assert!(cancelled["SUMMARY"].starts_with("[Abgesagt] "));
     let upcoming = json(&repo, "public/api/v2/scheduled-maintenances/upcoming.json");
     assert!(!upcoming.to_string().contains(SAXONY));
+    // Called off at the last update: later builds say the same.
+    repo.run_raw(&["--now", "2026-11-23T10:30:00Z", "build", "--out", "later"])
+        .ok();
+    for f in ["maintenance.ics", "api/v2/scheduled-maintenances.json"] {
+        assert_eq!(
+            repo.read(&format!("public/{f}")),
+            repo.read(&format!("later/{f}")),
+            "{f}"
+        );
+    }
+    let all = json(&repo, "later/api/v2/scheduled-maintenances.json");
+    let saxony = all["scheduled_maintenances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["shortlink"].as_str().unwrap().contains(SAXONY))
+        .unwrap();
+    assert_eq!(saxony["status"], "completed");
+    assert_eq!(saxony["resolved_at"], "2026-11-23T08:30:00.000Z");
 }
 
 // ---------------------------------------------------------------------------------------------
