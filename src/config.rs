@@ -283,6 +283,12 @@ impl Config {
                         .hint("give each component its own id"),
                 );
             }
+            if c.id == "status" {
+                problems.push(
+                    doc.error_at_key(&at, "the component id \"status\" is reserved")
+                        .hint("badges/status.svg is the whole page's badge; give the component another id, e.g. status-page"),
+                );
+            }
         }
         self.validate_broadcast(doc, problems);
         let mut seen = std::collections::BTreeSet::new();

@@ -1,5 +1,12 @@
 //! Model → the static site: pages rendered with the theme, then written atomically.
 
+pub mod api;
+pub mod badges;
+pub mod discovery;
+pub mod feeds;
+pub mod ics;
+pub mod ids;
+pub mod machine;
 pub mod markdown;
 pub mod theme;
 pub mod view;
@@ -226,6 +233,11 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         path: "README.md".to_string(),
         bytes: OUTPUT_README.as_bytes().to_vec(),
     });
+    // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml.
+    match machine::render(input, &out) {
+        Ok(files) => out.extend(files),
+        Err(d) => problems.extend(d),
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     problems.into_result(out)
 }

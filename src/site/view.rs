@@ -41,6 +41,8 @@ pub struct LinkView<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct UpdateView {
+    /// Stable id, the anchor `#u-<id>` on the incident page (feeds link to it).
+    pub id: String,
     pub status: &'static str,
     pub status_label: String,
     pub at: String,
@@ -218,8 +220,10 @@ impl<'a> Views<'a> {
             updates: i
                 .published(now)
                 .iter()
+                .zip(crate::site::ids::updates(i))
                 .rev()
-                .map(|u| UpdateView {
+                .map(|(u, id)| UpdateView {
+                    id,
                     status: u.status.as_str(),
                     status_label: self.update_label(u.status),
                     at: self.clock.date_time(u.at),

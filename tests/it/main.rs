@@ -1,7 +1,9 @@
 //! Integration tests: the real binary on temporary copies of fixture repositories.
 
+mod api;
 mod broadcast;
 mod build;
 mod channels;
 mod errors;
+mod outputs;
 mod support;

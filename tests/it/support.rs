@@ -44,6 +44,16 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A path in the repository (`tests/fixtures/…`, `tests/python/…`).
+pub fn manifest(rel: &str) -> PathBuf {
+    manifest_dir().join(rel)
+}
+
+/// A JSON file of a repository.
+pub fn json(repo: &Repo, rel: &str) -> serde_json::Value {
+    serde_json::from_str(&repo.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

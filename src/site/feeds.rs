@@ -1,0 +1,284 @@
+//! Atom 1.0 (`feed.atom`) and RSS 2.0 (`feed.rss`) feeds: one entry per published update, newest
+//! first, for the whole page and for each component (`components/<id>/feed.atom|rss`).
+//!
+//! An entry's id is the incident's permalink with the update's stable anchor (`…/#u-<id>`, the same
+//! anchor the incident page has), so it never changes; its title names the status, the incident and
+//! the components; its content is the update rendered from Markdown. Every URL is absolute, every
+//! date is UTC (RFC 3339 in Atom, RFC 822 in RSS), and `updated` is the newest entry's time, so a feed
+//! only changes when an update is published.
+
+use std::collections::BTreeSet;
+use std::io;
+
+use chrono::{DateTime, Utc};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use rayon::prelude::*;
+
+use super::machine::{Machine, fill, rfc3339, write_error, xml_safe};
+use super::{Output, ids, markdown};
+use crate::diagnostics::Diagnostic;
+use crate::model::{Incident, Update};
+
+/// Entries per feed.
+pub const FEED_ENTRIES: usize = 50;
+
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+struct Entry<'a> {
+    incident: &'a Incident,
+    update: &'a Update,
+    /// Position of the update in its incident (a later one is newer at the same time).
+    index: usize,
+    /// The update's stable id (its anchor on the incident page).
+    id: String,
+}
+
+/// One feed: where it lives, what it is called, and which entries (indices, newest first) it has.
+struct Feed {
+    dir: String,
+    title: String,
+    subtitle: String,
+    entries: Vec<usize>,
+}
+
+/// All feeds of the site.
+///
+/// # Errors
+/// When a feed cannot be serialized.
+pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for incident in &m.visible {
+        let ids = ids::updates(incident);
+        for (index, (update, id)) in incident.published(m.now).iter().zip(ids).enumerate() {
+            entries.push(Entry {
+                incident,
+                update,
+                index,
+                id,
+            });
+        }
+    }
+    entries.sort_by(|a, b| {
+        b.update
+            .at
+            .cmp(&a.update.at)
+            .then_with(|| a.incident.id.cmp(&b.incident.id))
+            .then_with(|| b.index.cmp(&a.index))
+    });
+
+    let site = m.config.site.title.as_str();
+    let description = m
+        .config
+        .site
+        .description
+        .clone()
+        .unwrap_or_else(|| m.texts.get("feed_description"));
+    let mut feeds = vec![Feed {
+        dir: String::new(),
+        title: fill(&m.texts.get("feed_title"), &[("site", site)]),
+        subtitle: description.clone(),
+        entries: (0..entries.len()).take(FEED_ENTRIES).collect(),
+    }];
+    for c in &m.config.components {
+        feeds.push(Feed {
+            dir: format!("components/{}/", c.id),
+            title: fill(
+                &m.texts.get("feed_component_title"),
+                &[("site", site), ("component", &c.name)],
+            ),
+            subtitle: c.description.clone().unwrap_or_else(|| description.clone()),
+            entries: entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.incident.components.contains(&c.id))
+                .map(|(n, _)| n)
+                .take(FEED_ENTRIES)
+                .collect(),
+        });
+    }
+
+    // Render each update's Markdown once, and only those some feed shows.
+    let used: BTreeSet<usize> = feeds
+        .iter()
+        .flat_map(|f| f.entries.iter().copied())
+        .collect();
+    let mut html: Vec<String> = vec![String::new(); entries.len()];
+    let rendered: Vec<(usize, String)> = used
+        .into_par_iter()
+        .map(|n| {
+            let e = &entries[n];
+            let body = markdown::to_html(&e.update.body);
+            let body = if body.is_empty() {
+                format!(
+                    "<p>{}</p>",
+                    super::theme::escape_html(&m.update_label(e.update.status))
+                )
+            } else {
+                body
+            };
+            (n, body)
+        })
+        .collect();
+    for (n, body) in rendered {
+        html[n] = body;
+    }
+
+    let mut out = Vec::with_capacity(feeds.len() * 2);
+    for feed in &feeds {
+        let path = format!("{}feed.atom", feed.dir);
+        let bytes = atom(m, feed, &entries, &html).map_err(|e| write_error(&path, &e))?;
+        out.push(Output { path, bytes });
+        let path = format!("{}feed.rss", feed.dir);
+        let bytes = rss(m, feed, &entries, &html).map_err(|e| write_error(&path, &e))?;
+        out.push(Output { path, bytes });
+    }
+    Ok(out)
+}
+
+fn entry_title(m: &Machine, e: &Entry) -> String {
+    fill(
+        &m.texts.get("feed_entry_title"),
+        &[
+            ("status", &m.update_label(e.update.status)),
+            ("title", &e.incident.title),
+            ("components", &m.component_names(e.incident).join(", ")),
+        ],
+    )
+}
+
+fn entry_id(m: &Machine, e: &Entry) -> String {
+    format!("{}#u-{}", m.permalink(e.incident), e.id)
+}
+
+/// The newest entry's time, or when the page last changed for a feed without entries.
+fn updated(m: &Machine, feed: &Feed, entries: &[Entry]) -> DateTime<Utc> {
+    feed.entries
+        .first()
+        .map_or(m.last_change, |n| entries[*n].update.at)
+}
+
+fn text(w: &mut Writer<Vec<u8>>, name: &str, value: &str) -> io::Result<()> {
+    w.create_element(name)
+        .write_text_content(BytesText::new(&xml_safe(value)))?;
+    Ok(())
+}
+
+fn finish(w: Writer<Vec<u8>>) -> Vec<u8> {
+    let mut bytes = w.into_inner();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn atom(m: &Machine, feed: &Feed, entries: &[Entry], html: &[String]) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    let self_url = m.url(&format!("{}feed.atom", feed.dir));
+    let home = m.url("");
+    w.create_element("feed")
+        .with_attribute(("xmlns", ATOM_NS))
+        .with_attribute(("xml:lang", m.config.site.language.code()))
+        .write_inner_content(|w| {
+            text(w, "id", &self_url)?;
+            text(w, "title", &feed.title)?;
+            text(w, "subtitle", &feed.subtitle)?;
+            text(w, "updated", &rfc3339(updated(m, feed, entries)))?;
+            w.create_element("link")
+                .with_attribute(("rel", "self"))
+                .with_attribute(("type", "application/atom+xml"))
+                .with_attribute(("href", self_url.as_str()))
+                .write_empty()?;
+            w.create_element("link")
+                .with_attribute(("rel", "alternate"))
+                .with_attribute(("type", "text/html"))
+                .with_attribute(("href", home.as_str()))
+                .write_empty()?;
+            w.create_element("author").write_inner_content(|w| {
+                text(w, "name", &m.config.site.title)?;
+                text(w, "uri", &home)
+            })?;
+            w.create_element("generator")
+                .with_attribute(("version", env!("CARGO_PKG_VERSION")))
+                .write_text_content(BytesText::new("statuscast"))?;
+            for n in &feed.entries {
+                let e = &entries[*n];
+                let at = rfc3339(e.update.at);
+                let permalink = m.permalink(e.incident);
+                w.create_element("entry").write_inner_content(|w| {
+                    text(w, "id", &entry_id(m, e))?;
+                    text(w, "title", &entry_title(m, e))?;
+                    text(w, "published", &at)?;
+                    text(w, "updated", &at)?;
+                    w.create_element("link")
+                        .with_attribute(("rel", "alternate"))
+                        .with_attribute(("type", "text/html"))
+                        .with_attribute(("href", permalink.as_str()))
+                        .write_empty()?;
+                    for c in e
+                        .incident
+                        .components
+                        .iter()
+                        .filter_map(|c| m.config.component(c))
+                    {
+                        w.create_element("category")
+                            .with_attribute(("term", c.id.as_str()))
+                            .with_attribute(("label", xml_safe(&c.name).as_ref()))
+                            .write_empty()?;
+                    }
+                    w.create_element("content")
+                        .with_attribute(("type", "html"))
+                        .write_text_content(BytesText::new(&xml_safe(&html[*n])))?;
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })?;
+    Ok(finish(w))
+}
+
+fn rss(m: &Machine, feed: &Feed, entries: &[Entry], html: &[String]) -> io::Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    let self_url = m.url(&format!("{}feed.rss", feed.dir));
+    let home = m.url("");
+    w.create_element("rss")
+        .with_attribute(("version", "2.0"))
+        .with_attribute(("xmlns:atom", ATOM_NS))
+        .write_inner_content(|w| {
+            w.create_element("channel").write_inner_content(|w| {
+                text(w, "title", &feed.title)?;
+                text(w, "link", &home)?;
+                text(w, "description", &feed.subtitle)?;
+                text(w, "language", m.config.site.language.code())?;
+                text(w, "lastBuildDate", &updated(m, feed, entries).to_rfc2822())?;
+                text(
+                    w,
+                    "generator",
+                    &format!("statuscast {}", env!("CARGO_PKG_VERSION")),
+                )?;
+                w.create_element("atom:link")
+                    .with_attribute(("href", self_url.as_str()))
+                    .with_attribute(("rel", "self"))
+                    .with_attribute(("type", "application/rss+xml"))
+                    .write_empty()?;
+                for n in &feed.entries {
+                    let e = &entries[*n];
+                    w.create_element("item").write_inner_content(|w| {
+                        text(w, "title", &entry_title(m, e))?;
+                        text(w, "link", &m.permalink(e.incident))?;
+                        w.create_element("guid")
+                            .with_attribute(("isPermaLink", "true"))
+                            .write_text_content(BytesText::new(&entry_id(m, e)))?;
+                        text(w, "pubDate", &e.update.at.to_rfc2822())?;
+                        for name in m.component_names(e.incident) {
+                            text(w, "category", name)?;
+                        }
+                        text(w, "description", &html[*n])
+                    })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+    Ok(finish(w))
+}

@@ -1,0 +1,260 @@
+//! Machine-readable outputs beside the HTML pages: Atom and RSS feeds ([`feeds`]), the maintenance
+//! calendar ([`ics`]), the Statuspage-compatible JSON API ([`api`]), status badges ([`badges`]),
+//! `robots.txt` and `sitemap.xml` ([`discovery`]).
+//!
+//! They are written in Rust, not with Tera templates: each format has its own grammar (XML escaping
+//! and RFC 3339 dates, iCalendar escaping and line folding, JSON with fixed field types, SVG widths
+//! computed from the text), which a template override could silently break. What carries words comes
+//! from the theme's texts (`i18n/<lang>.yaml`), so a theme can still reword every title and label.
+//! Every time is UTC; nothing depends on the clock except through `now`.
+//!
+//! [`feeds`]: super::feeds
+//! [`ics`]: super::ics
+//! [`api`]: super::api
+//! [`badges`]: super::badges
+//! [`discovery`]: super::discovery
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::view::{Texts, Views};
+use super::{Input, Output, api, badges, discovery, feeds, ics};
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::{ComponentStatus, Incident, Status, component_statuses};
+
+/// What every machine-readable output is made from.
+pub struct Machine<'a> {
+    pub config: &'a Config,
+    pub texts: Texts<'a>,
+    pub now: DateTime<Utc>,
+    /// Visible incidents and maintenance, newest first.
+    pub visible: Vec<&'a Incident>,
+    /// Every component's status at `now`.
+    pub statuses: BTreeMap<String, ComponentStatus>,
+    /// The earliest moment the data knows of (`created_at` of components and the page).
+    pub epoch: DateTime<Utc>,
+    /// The latest moment at or before `now` at which anything visible changed.
+    pub last_change: DateTime<Utc>,
+}
+
+impl<'a> Machine<'a> {
+    #[must_use]
+    pub fn new(input: &Input<'a>) -> Machine<'a> {
+        let now = input.now;
+        let visible: Vec<&Incident> = input
+            .incidents
+            .iter()
+            .filter(|i| i.is_visible(now))
+            .collect();
+        let epoch = visible
+            .iter()
+            .map(|i| created_at(i, now))
+            .min()
+            .unwrap_or(now);
+        let last_change = visible
+            .iter()
+            .map(|i| changed_at(i, now))
+            .max()
+            .unwrap_or(epoch);
+        Machine {
+            config: input.config,
+            texts: Texts(&input.theme.texts),
+            now,
+            statuses: component_statuses(input.config, input.incidents, now),
+            visible,
+            epoch,
+            last_change,
+        }
+    }
+
+    /// The absolute URL of `path` (relative to the site root, no leading `/`).
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.config.site.base_url)
+    }
+
+    /// The absolute URL of an incident's page.
+    #[must_use]
+    pub fn permalink(&self, incident: &Incident) -> String {
+        self.url(&Views::incident_path(&incident.id))
+    }
+
+    /// The display names of an incident's components, in the incident's order.
+    #[must_use]
+    pub fn component_names(&self, incident: &Incident) -> Vec<&'a str> {
+        incident
+            .components
+            .iter()
+            .filter_map(|c| self.config.component(c))
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    #[must_use]
+    pub fn status_label(&self, s: ComponentStatus) -> String {
+        self.texts.get(&format!("status_{}", s.as_str()))
+    }
+
+    #[must_use]
+    pub fn update_label(&self, s: Status) -> String {
+        self.texts.get(&format!("update_{}", s.as_str()))
+    }
+
+    /// The host of the base URL (for calendar UIDs).
+    #[must_use]
+    pub fn host(&self) -> &str {
+        let url = &self.config.site.base_url;
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        let end = rest.find(['/', ':', '?', '#']).unwrap_or(rest.len());
+        &rest[..end]
+    }
+}
+
+/// When an incident was first published: its first published update, or (a maintenance announced
+/// without one) its start, but never later than `now`.
+#[must_use]
+pub fn created_at(incident: &Incident, now: DateTime<Utc>) -> DateTime<Utc> {
+    incident
+        .published(now)
+        .first()
+        .map_or_else(|| incident.started_at().min(now), |u| u.at)
+}
+
+/// The latest moment at or before `now` at which the incident changed: an update, or a
+/// maintenance starting or ending by the clock.
+#[must_use]
+pub fn changed_at(incident: &Incident, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut t = created_at(incident, now);
+    if let Some(u) = incident.published(now).last() {
+        t = t.max(u.at);
+    }
+    if incident.is_maintenance() && !incident.cancelled && incident.started_at() <= now {
+        t = t.max(incident.started_at());
+    }
+    if let Some(end) = ended_at(incident, now) {
+        t = t.max(end.min(now));
+    }
+    t
+}
+
+/// When the incident ended, if it has at `now`. A cancelled maintenance ended when it was called
+/// off: at its last published update, or when it was announced (never "now", which would change
+/// with every build).
+#[must_use]
+pub fn ended_at(incident: &Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if incident.is_maintenance() && incident.cancelled {
+        return Some(
+            incident
+                .published(now)
+                .last()
+                .map_or_else(|| created_at(incident, now), |u| u.at),
+        );
+    }
+    incident.ended_at(now)
+}
+
+/// RFC 3339 in UTC with seconds: `2026-11-23T08:12:00Z`.
+#[must_use]
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Fill `{name}` placeholders of a theme text in one pass, so that text put in (a title with braces,
+/// say) is never filled in again. Unknown placeholders stay as they are.
+#[must_use]
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v, close))
+        });
+        if let Some((v, close)) = value {
+            out.push_str(v);
+            rest = &after[close + 1..];
+        } else {
+            out.push('{');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Keep only characters XML 1.0 allows (incident text could carry stray control characters).
+#[must_use]
+pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
+    };
+    if text.chars().all(allowed) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.chars().filter(|c| allowed(*c)).collect())
+    }
+}
+
+/// Every machine-readable output. `existing` are the files rendered so far (pages and theme assets):
+/// the sitemap lists their pages, and a theme's static file with the same path as a generated one
+/// (its own `robots.txt`, say) wins.
+///
+/// # Errors
+/// When an output cannot be serialized.
+pub fn render(input: &Input, existing: &[Output]) -> Result<Vec<Output>, Diagnostics> {
+    let m = Machine::new(input);
+    let mut problems = Diagnostics::default();
+    let mut out = Vec::new();
+    let mut add = |r: Result<Vec<Output>, Diagnostic>| match r {
+        Ok(files) => out.extend(files),
+        Err(d) => problems.push(d),
+    };
+    add(feeds::render(&m));
+    add(Ok(vec![ics::render(&m)]));
+    add(api::render(&m));
+    add(Ok(badges::render(&m)));
+    add(Ok(discovery::render(&m, existing)));
+    let taken: BTreeSet<&str> = existing.iter().map(|o| o.path.as_str()).collect();
+    out.retain(|o| !taken.contains(o.path.as_str()));
+    problems.into_result(out)
+}
+
+/// A serialization error of an output, for the user.
+pub fn write_error(path: &str, e: &dyn std::fmt::Display) -> Diagnostic {
+    Diagnostic::new(format!("cannot write {path}: {e}"))
+        .hint("this is a bug in statuscast; please report it with the incident files that cause it")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_replaces_once_and_keeps_unknown_placeholders() {
+        assert_eq!(
+            fill(
+                "{status}: {title} – {components} {x}",
+                &[
+                    ("status", "Behoben"),
+                    ("title", "Ausfall {components}"),
+                    ("components", "DSL")
+                ]
+            ),
+            "Behoben: Ausfall {components} – DSL {x}"
+        );
+        assert_eq!(fill("{ open", &[]), "{ open");
+    }
+
+    #[test]
+    fn xml_safe_drops_control_characters() {
+        assert_eq!(xml_safe("a\u{1}b\tc\n"), "ab\tc\n");
+        assert!(matches!(xml_safe("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+}
