@@ -41,6 +41,10 @@ pub enum Counting {
         max_graphemes: usize,
         max_bytes: usize,
     },
+    /// Unicode scalar values (characters as most chat APIs count them: Discord, Slack, Matrix).
+    Chars { max: usize, name: &'static str },
+    /// UTF-16 code units (Telegram's 4096 limit is counted this way).
+    Utf16 { max: usize, name: &'static str },
 }
 
 impl Counting {
@@ -73,7 +77,10 @@ impl Counting {
     /// The limit in the channel's own unit (graphemes for Bluesky).
     pub const fn max(self) -> usize {
         match self {
-            Self::Twitter { max } | Self::Mastodon { max, .. } => max,
+            Self::Twitter { max }
+            | Self::Mastodon { max, .. }
+            | Self::Chars { max, .. }
+            | Self::Utf16 { max, .. } => max,
             Self::Bluesky { max_graphemes, .. } => max_graphemes,
         }
     }
@@ -84,6 +91,7 @@ impl Counting {
             Self::Twitter { .. } => "X",
             Self::Mastodon { .. } => "Mastodon",
             Self::Bluesky { .. } => "Bluesky",
+            Self::Chars { name, .. } | Self::Utf16 { name, .. } => name,
         }
     }
 }
@@ -94,6 +102,8 @@ pub fn count(counting: Counting, text: &str) -> usize {
         Counting::Twitter { .. } => twitter::weighted_length(text),
         Counting::Mastodon { url_len, .. } => twitter::mastodon_length(text, url_len),
         Counting::Bluesky { .. } => text.graphemes(true).count(),
+        Counting::Chars { .. } => text.chars().count(),
+        Counting::Utf16 { .. } => text.encode_utf16().count(),
     }
 }
 
@@ -735,5 +745,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn chat_countings_use_chars_or_utf16_units() {
+        let discord = Counting::Chars {
+            max: 10,
+            name: "Discord",
+        };
+        let telegram = Counting::Utf16 {
+            max: 10,
+            name: "Telegram",
+        };
+        assert_eq!(count(discord, "Störung 😀"), 9);
+        assert_eq!(
+            count(telegram, "Störung 😀"),
+            10,
+            "the emoji is a surrogate pair"
+        );
+        let parts = Parts {
+            before: "[X] ",
+            prose: "eins zwei drei vier",
+            after: "",
+        };
+        let f = fit(discord, &parts).unwrap();
+        assert!(count(discord, &f.text) <= 10 && f.shortened, "{}", f.text);
+        assert_eq!(f.text, "[X] eins…");
     }
 }
