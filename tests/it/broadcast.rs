@@ -831,3 +831,127 @@ async fn recurring_posts_fire_at_the_local_minute_across_dst() {
     run(&repo, "2026-11-09T17:00:00Z", &["broadcast"]).await;
     assert_eq!(count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn still_working_reminder_after_silence_goes_into_the_thread() {
+    let s = services().await;
+    let repo = repo(&s, "  still_working_after: 90m\n");
+    repo.write(
+        INCIDENT,
+        "---\ntitle: API errors\ncomponents: [api]\nimpact: major\n---\n## 2026-11-23 04:50 investigating\nRequests fail.\n",
+    );
+    run(
+        &repo,
+        "2026-11-23T10:00:00Z",
+        &["broadcast", "--channel", "mastodon"],
+    )
+    .await;
+    run(
+        &repo,
+        "2026-11-23T11:00:00Z",
+        &["broadcast", "--channel", "mastodon"],
+    )
+    .await;
+    assert_eq!(
+        s.fake_mastodon.statuses.lock().unwrap().len(),
+        1,
+        "not yet silent for 90 minutes"
+    );
+    run(
+        &repo,
+        "2026-11-23T11:21:00Z",
+        &["broadcast", "--channel", "mastodon"],
+    )
+    .await;
+    let statuses = s.fake_mastodon.statuses.lock().unwrap().clone();
+    assert_eq!(statuses.len(), 2);
+    assert!(
+        statuses[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("We are still working on this"),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[1]["in_reply_to_id"], statuses[0]["id"]);
+    run(
+        &repo,
+        "2026-11-23T11:40:00Z",
+        &["broadcast", "--channel", "mastodon"],
+    )
+    .await;
+    assert_eq!(
+        s.fake_mastodon.statuses.lock().unwrap().len(),
+        2,
+        "one reminder per silence"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_check_signs_in_without_posting() {
+    let s = services().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/verify_credentials"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "1", "username": "acme", "acct": "acme"})),
+        )
+        .mount(&s.mastodon)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"title": "Unauthorized", "detail": "Unauthorized", "status": 401}),
+        ))
+        .mount(&s.x)
+        .await;
+    let repo = repo(&s, "");
+    let out = run(&repo, "2026-11-23T10:00:00Z", &["channels", "check"]).await;
+    assert_eq!(out.code, 1, "X refuses the credentials:\n{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("✓ mastodon (mastodon): signed in as @acme@127.0.0.1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("✓ bluesky (bluesky): signed in as"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("✗ x (x):"), "{}", out.stdout);
+    assert!(
+        s.fake_mastodon.statuses.lock().unwrap().is_empty()
+            && s.fake_x.tweets.lock().unwrap().is_empty()
+    );
+    assert!(s.pds.state().puts.is_empty());
+}
+
+#[test]
+fn the_demo_plan_shows_german_posts_that_fit() {
+    let out = Repo::demo().run(&["plan"]).ok();
+    assert!(
+        out.stdout
+            .contains("2026-11-23-mobilfunk-sms-hamburg#1/x  ["),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(
+        "[Update] Mobilfunk und SMS im Raum Hamburg gestört: Wir haben die Ursache gefunden"
+    ));
+    assert!(out.stdout.contains(
+        "https://status.fernwerk.example/incidents/2026-11-23-mobilfunk-sms-hamburg/ ^MK"
+    ));
+    // Every shown length is within its limit.
+    for cap in out
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim_end().strip_suffix(']'))
+        .filter_map(|l| l.rsplit_once('['))
+    {
+        let (len, max) = cap.1.split_once('/').unwrap();
+        assert!(
+            len.parse::<usize>().unwrap() <= max.parse::<usize>().unwrap(),
+            "{cap:?}"
+        );
+    }
+}
