@@ -47,6 +47,8 @@ pub(crate) fn render_mrkdwn(text: &str) -> (String, Vec<String>) {
     while let Some(start) = rest.find('<') {
         shown.push_str(&rest[..start]);
         let Some(end) = rest[start..].find('>') else {
+            // A raw '<' Slack cannot pair: its docs ask for every '<' to be escaped.
+            special.push("unescaped <".to_owned());
             shown.push_str(&rest[start..]);
             rest = "";
             break;
