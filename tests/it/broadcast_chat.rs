@@ -147,35 +147,51 @@ async fn slack_and_telegram_thread_an_incident_across_runs() {
     {
         let slack = s.fake_slack.state();
         assert_eq!(slack.messages.len(), 1);
-        assert_eq!(slack.messages[0]["rendered"], shown, "Slack shows the text as written");
-        assert_eq!(slack.messages[0]["special"], json!([]), "no @channel, no links from incident text");
+        assert_eq!(
+            slack.messages[0]["rendered"], shown,
+            "Slack shows the text as written"
+        );
+        assert_eq!(
+            slack.messages[0]["special"],
+            json!([]),
+            "no @channel, no links from incident text"
+        );
         assert!(slack.messages[0]["thread_ts"].is_null());
         let tg = s.fake_telegram.state();
-        assert_eq!(tg.messages[0]["text"], shown, "Telegram shows the text as written");
+        assert_eq!(
+            tg.messages[0]["text"], shown,
+            "Telegram shows the text as written"
+        );
         assert_eq!(tg.messages[0]["entities"], 0);
         let discord = s.fake_discord.state();
-        assert_eq!(discord.messages[0]["pings"], json!([]), "Discord pings nobody");
+        assert_eq!(
+            discord.messages[0]["pings"],
+            json!([]),
+            "Discord pings nobody"
+        );
     }
 
     // The next update, a run later: replies in the thread of the first post.
     let second = run(&repo, &s, "2026-11-23T10:25:00Z", &["broadcast"]).await;
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
-    let slack = s.fake_slack.state();
-    assert_eq!(slack.messages.len(), 2);
-    assert_eq!(slack.messages[1]["thread_ts"], slack.messages[0]["ts"]);
-    assert!(
-        render_mrkdwn(slack.messages[1]["text"].as_str().unwrap())
-            .0
-            .starts_with("[Update] API errors: A bad deploy. Rolling back.")
-    );
-    let tg = s.fake_telegram.state();
-    assert_eq!(tg.messages.len(), 2);
-    assert_eq!(tg.messages[1]["reply_to"], tg.messages[0]["message_id"]);
-    // A webhook gives no id: its update stands alone, it is not lost.
-    assert_eq!(slack.hook_posts.len(), 2);
-    assert!(slack.hook_posts[1].get("thread_ts").is_none());
-    // Discord text channel: no threads for webhooks.
-    assert_eq!(s.fake_discord.state().messages.len(), 2);
+    {
+        let slack = s.fake_slack.state();
+        assert_eq!(slack.messages.len(), 2);
+        assert_eq!(slack.messages[1]["thread_ts"], slack.messages[0]["ts"]);
+        assert!(
+            render_mrkdwn(slack.messages[1]["text"].as_str().unwrap())
+                .0
+                .starts_with("[Update] API errors: A bad deploy. Rolling back.")
+        );
+        let tg = s.fake_telegram.state();
+        assert_eq!(tg.messages.len(), 2);
+        assert_eq!(tg.messages[1]["reply_to"], tg.messages[0]["message_id"]);
+        // A webhook gives no id: its update stands alone, it is not lost.
+        assert_eq!(slack.hook_posts.len(), 2);
+        assert!(slack.hook_posts[1].get("thread_ts").is_none());
+        // Discord text channel: no threads for webhooks.
+        assert_eq!(s.fake_discord.state().messages.len(), 2);
+    }
 
     // The ledger keeps the remote ids the thread needs, and nothing twice.
     assert_eq!(last_state(&repo, "2026-11-23-api-down#1/slack"), "sent");
@@ -189,11 +205,7 @@ async fn slack_and_telegram_thread_an_incident_across_runs() {
         .find(|e| e["key"] == "2026-11-23-api-down#0/telegram")
         .unwrap();
     assert_eq!(tg_root["remote"]["id"], "100");
-    assert_eq!(
-        tg_root["remote"]["url"],
-        "https://t.me/fernwerk_status/100"
-    );
-    drop((slack, tg));
+    assert_eq!(tg_root["remote"]["url"], "https://t.me/fernwerk_status/100");
     let again = run(&repo, &s, "2026-11-23T10:26:00Z", &["broadcast"]).await;
     assert_eq!(again.code, 0);
     assert_eq!(s.fake_slack.state().messages.len(), 2);
@@ -206,9 +218,21 @@ async fn a_discord_forum_gets_a_thread_per_incident() {
     s.fake_discord.state().forum = true;
     let repo = repo(&s, true);
     write_incident(&repo, "2026-11-23-api-down", "API errors");
-    run(&repo, &s, "2026-11-23T10:00:00Z", &["broadcast", "--channel", "discord"]).await;
+    run(
+        &repo,
+        &s,
+        "2026-11-23T10:00:00Z",
+        &["broadcast", "--channel", "discord"],
+    )
+    .await;
     write_incident(&repo, "2026-11-23-dashboard", "Dashboard slow");
-    let out = run(&repo, &s, "2026-11-23T10:25:00Z", &["broadcast", "--channel", "discord"]).await;
+    let out = run(
+        &repo,
+        &s,
+        "2026-11-23T10:25:00Z",
+        &["broadcast", "--channel", "discord"],
+    )
+    .await;
     assert_eq!(out.code, 0, "{}", out.stdout);
     let d = s.fake_discord.state();
     // API errors: root + update in one thread; Dashboard: its own thread (both its updates).
@@ -235,26 +259,122 @@ async fn a_deleted_discord_webhook_is_not_hammered() {
     // Three posts due on Discord: the first answer says the webhook is gone; the others wait.
     let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["broadcast"]).await;
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert_eq!(s.fake_discord.state().requests, 1, "one request to the dead webhook");
+    assert_eq!(
+        s.fake_discord.state().requests,
+        1,
+        "one request to the dead webhook"
+    );
     assert!(
-        out.stdout.contains("discord: 0 sent, 1 failed, 0 in doubt, 0 skipped, 2 waiting"),
+        out.stdout
+            .contains("discord: 0 sent, 1 failed, 0 in doubt, 0 skipped, 2 waiting"),
         "{}",
         out.stdout
     );
     assert!(out.stdout.contains("Unknown Webhook"), "{}", out.stdout);
-    assert!(out.stdout.contains("the webhook was deleted"), "{}", out.stdout);
-    assert!(out.stdout.contains("stopped for this run"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the webhook was deleted"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("stopped for this run"),
+        "{}",
+        out.stdout
+    );
     let tried: Vec<String> = ledger(&repo)
         .iter()
         .filter(|e| e["key"].as_str().unwrap().ends_with("/discord"))
-        .map(|e| format!("{} {}", e["key"].as_str().unwrap(), e["state"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["key"].as_str().unwrap(),
+                e["state"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(tried.len(), 2, "sending + failed of one post only: {tried:?}");
+    assert_eq!(
+        tried.len(),
+        2,
+        "sending + failed of one post only: {tried:?}"
+    );
     // Other channels are not affected.
     assert_eq!(s.fake_slack.state().messages.len(), 3);
 
     // The failed post waits for a person; the next run tries one other post, not all.
-    let out = run(&repo, &s, "2026-11-23T10:02:00Z", &["broadcast", "--channel", "discord"]).await;
+    let out = run(
+        &repo,
+        &s,
+        "2026-11-23T10:02:00Z",
+        &["broadcast", "--channel", "discord"],
+    )
+    .await;
     assert_eq!(out.code, 1);
     assert_eq!(s.fake_discord.state().requests, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_chat_settings_that_cannot_work() {
+    let s = services().await;
+    let repo = repo(&s, false);
+    let yaml = repo.read("statuscast.yaml").replace(
+        "token_env: SLACK_BOT_TOKEN, channel: C0FERNWERK",
+        "token_env: SLACK_BOT_TOKEN",
+    );
+    let yaml = yaml.replace("chat_id: \"@fernwerk_status\"", "chat_id: \"fernwerk\"");
+    repo.write("statuscast.yaml", yaml);
+    let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["check"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("channel \"slack\": `token_env` needs `channel`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("channel \"telegram\": `chat_id` must be the channel's @username"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_counts_each_chat_channel_its_own_way() {
+    let s = services().await;
+    let repo = repo(&s, false);
+    // 2100 emoji: 4200 UTF-16 units, 2100 characters.
+    repo.write(
+        "incidents/2026-11-23-api-down.md",
+        format!(
+            "---\ntitle: API errors\ncomponents: [api]\nimpact: major\n---\n## 2026-11-23 04:50 investigating\n{}\n",
+            "🛰 ".repeat(2100)
+        ),
+    );
+    let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["plan"]).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for (channel, max) in [
+        ("telegram", 4096),
+        ("discord", 2000),
+        ("slack", 3000),
+        ("slack-hook", 3000),
+    ] {
+        let key = format!("2026-11-23-api-down#0/{channel}  [");
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(&key))
+            .unwrap_or_else(|| panic!("no {channel} line in\n{}", out.stdout));
+        let counted = line.split('[').nth(1).unwrap().trim_end_matches(']');
+        let (len, limit) = counted.split_once('/').unwrap();
+        let len: usize = len.parse().unwrap();
+        assert_eq!(limit, max.to_string(), "{line}");
+        assert!(
+            len <= max && len + 10 > max,
+            "{channel}: shortened to fit: {line}"
+        );
+    }
+    assert!(
+        s.slack.received_requests().await.unwrap().is_empty()
+            && s.telegram.received_requests().await.unwrap().is_empty()
+    );
 }

@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::{
-    ClientOptions, ConfigError, DiscordConfig, Outgoing, Remote, Reply, Secret, SendError,
-    execute, header_str, http_client, json_str, retry_after, scrub, secret_from_env,
-    transport_error, url_secrets, webhook_url,
+    ClientOptions, ConfigError, DiscordConfig, Outgoing, Remote, Reply, Secret, SendError, execute,
+    header_str, http_client, json_str, retry_after, scrub, secret_from_env, transport_error,
+    url_secrets, webhook_url,
 };
 
 /// Discord's limit for a message's `content`.

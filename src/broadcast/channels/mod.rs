@@ -527,8 +527,11 @@ fn webhook_url(field: &'static str, secret: &Secret) -> Result<Url, ConfigError>
         field,
         reason: reason.to_owned(),
     };
-    let url = Url::parse(secret.expose())
-        .map_err(|e| bad(&format!("{e}; the variable must hold the whole webhook URL")))?;
+    let url = Url::parse(secret.expose()).map_err(|e| {
+        bad(&format!(
+            "{e}; the variable must hold the whole webhook URL"
+        ))
+    })?;
     if url.fragment().is_some() {
         return Err(bad("the URL must not have a fragment (#…)"));
     }

@@ -219,7 +219,7 @@ impl SlackClient {
         };
         let status = reply.status;
         let Some(code) = code else {
-            return generic_status(reply, reply.reason(), &[token]);
+            return generic_status(reply, &reply.reason(), &[token]);
         };
         let hint = match code {
             "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked"
@@ -246,7 +246,10 @@ impl SlackClient {
         };
         let message = scrub(&format!("Slack error {code}{hint}"), &[token]);
         match code {
-            "ratelimited" | "rate_limited" | "service_unavailable" | "request_timeout"
+            "ratelimited"
+            | "rate_limited"
+            | "service_unavailable"
+            | "request_timeout"
             | "team_added_to_org" => SendError::Retry {
                 after: retry_after(&reply.headers),
                 message,
@@ -257,13 +260,23 @@ impl SlackClient {
                 after: None,
                 message,
             },
-            "invalid_auth" | "not_authed" | "account_inactive" | "token_revoked"
-            | "token_expired" | "missing_scope" | "no_permission" | "not_in_channel"
-            | "channel_not_found" | "is_archived" | "ekm_access_denied" | "restricted_action"
-            | "restricted_action_read_only_channel" | "team_access_not_granted"
-            | "access_denied" | "enterprise_is_restricted" | "org_login_required" => {
-                SendError::Unusable { status, message }
-            }
+            "invalid_auth"
+            | "not_authed"
+            | "account_inactive"
+            | "token_revoked"
+            | "token_expired"
+            | "missing_scope"
+            | "no_permission"
+            | "not_in_channel"
+            | "channel_not_found"
+            | "is_archived"
+            | "ekm_access_denied"
+            | "restricted_action"
+            | "restricted_action_read_only_channel"
+            | "team_access_not_granted"
+            | "access_denied"
+            | "enterprise_is_restricted"
+            | "org_login_required" => SendError::Unusable { status, message },
             _ if status == 429 || status >= 500 => SendError::Retry {
                 after: retry_after(&reply.headers),
                 message,
@@ -296,14 +309,14 @@ impl SlackClient {
         let message = scrub(&message, secrets);
         match status {
             401 | 403 | 404 | 410 => SendError::Unusable { status, message },
-            _ => generic_status(reply, message, secrets),
+            _ => generic_status(reply, &message, secrets),
         }
     }
 }
 
 /// 429 and 5xx retry (honouring `Retry-After`); everything else is rejected.
-fn generic_status(reply: &Reply, message: String, secrets: &[&Secret]) -> SendError {
-    let message = scrub(&message, secrets);
+fn generic_status(reply: &Reply, message: &str, secrets: &[&Secret]) -> SendError {
+    let message = scrub(message, secrets);
     if reply.status == 429 || reply.status >= 500 {
         SendError::Retry {
             after: retry_after(&reply.headers),
@@ -357,7 +370,7 @@ fn sections(text: &str, max: usize) -> Vec<String> {
             let cut = last_space.unwrap_or(current.len());
             let rest = current.split_off(cut);
             out.push(current.trim_end().to_owned());
-            current = rest.trim_start().to_owned();
+            rest.trim_start().clone_into(&mut current);
             len = current.chars().count();
             last_space = None;
         }

@@ -25,8 +25,7 @@ use std::time::Duration;
 
 use super::{
     ClientOptions, ConfigError, Outgoing, Remote, Reply, Secret, SendError, TelegramConfig,
-    base_url, execute, http_client, json_str, retry_after, scrub, secret_from_env,
-    transport_error,
+    base_url, execute, http_client, json_str, retry_after, scrub, secret_from_env, transport_error,
 };
 
 /// Telegram's limit for a message text, in UTF-16 code units after entity parsing.
@@ -141,7 +140,8 @@ impl TelegramClient {
             .and_then(Value::as_u64)
             .and_then(|c| u16::try_from(c).ok())
             .unwrap_or(reply.status);
-        let description = json_str(json, "description").map_or_else(|| reply.reason(), str::to_owned);
+        let description =
+            json_str(json, "description").map_or_else(|| reply.reason(), str::to_owned);
         let parameters = json.get("parameters").unwrap_or(&Value::Null);
         let migrated = parameters.get("migrate_to_chat_id").and_then(Value::as_i64);
         let hint = match (status, migrated) {

@@ -42,13 +42,23 @@ fn error(status: u16, code: u64, message: &str) -> ResponseTemplate {
 /// `allowed_mentions` is to parse everything).
 fn pings(content: &str, allowed: &Value) -> Vec<String> {
     let parse: Vec<&str> = match allowed.get("parse") {
-        Some(p) => p.as_array().into_iter().flatten().filter_map(Value::as_str).collect(),
+        Some(p) => p
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect(),
         None if allowed.is_null() => vec!["everyone", "users", "roles"],
         None => Vec::new(),
     };
     let mut out = Vec::new();
     if parse.contains(&"everyone") {
-        out.extend(["@everyone", "@here"].iter().filter(|m| content.contains(*m)).map(|m| (*m).to_owned()));
+        out.extend(
+            ["@everyone", "@here"]
+                .iter()
+                .filter(|m| content.contains(*m))
+                .map(|m| (*m).to_owned()),
+        );
     }
     if parse.contains(&"roles") && content.contains("<@&") {
         out.push("role".into());
@@ -83,13 +93,25 @@ impl FakeDiscord {
         let thread_id = query.get("thread_id");
         let channel_id = match (s.forum, thread_name, thread_id) {
             (true, None, None) => {
-                return error(400, 220_001, "Webhooks posted to forum channels must have a thread_name or thread_id");
+                return error(
+                    400,
+                    220_001,
+                    "Webhooks posted to forum channels must have a thread_name or thread_id",
+                );
             }
             (true, Some(_), Some(_)) => {
-                return error(400, 220_002, "Webhooks posted to forum channels cannot have both a thread_name and thread_id");
+                return error(
+                    400,
+                    220_002,
+                    "Webhooks posted to forum channels cannot have both a thread_name and thread_id",
+                );
             }
             (false, Some(_), _) => {
-                return error(400, 220_003, "Webhooks can only create threads in forum channels");
+                return error(
+                    400,
+                    220_003,
+                    "Webhooks can only create threads in forum channels",
+                );
             }
             (_, None, Some(t)) if !s.threads.contains_key(t) => {
                 return error(404, 10003, "Unknown Channel");
@@ -110,7 +132,8 @@ impl FakeDiscord {
         let id = format!("{}", 1_190_000_000_000_000_000u64 + s.next);
         // A forum thread's id is its starter message's id.
         let channel_id = if channel_id.is_empty() {
-            s.threads.insert(id.clone(), thread_name.unwrap_or_default().to_owned());
+            s.threads
+                .insert(id.clone(), thread_name.unwrap_or_default().to_owned());
             id.clone()
         } else {
             channel_id
@@ -187,13 +210,21 @@ fn client(server: &MockServer, forum: bool) -> Channel {
 #[tokio::test]
 async fn posts_with_wait_and_pings_nobody() {
     let (server, fake) = discord().await;
-    let text = "@everyone <@&1234> Störung bei <@99>: Techniker unterwegs. https://status.example/i/1/";
-    let remote = client(&server, false).send(&post("a#0/discord", text)).await.unwrap();
+    let text =
+        "@everyone <@&1234> Störung bei <@99>: Techniker unterwegs. https://status.example/i/1/";
+    let remote = client(&server, false)
+        .send(&post("a#0/discord", text))
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
     let s = fake.state();
     assert_eq!(remote.id, s.messages[0]["id"]);
-    assert_eq!(s.messages[0]["content"], text, "the text goes out as written");
+    assert_eq!(
+        s.messages[0]["content"], text,
+        "the text goes out as written"
+    );
     assert_eq!(s.messages[0]["pings"], json!([]), "nobody is pinged");
-    let requests = server.received_requests().await.unwrap();
+    drop(s);
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["allowed_mentions"], json!({"parse": []}));
     assert_eq!(requests[0].url.query(), Some("wait=true"));
@@ -235,8 +266,14 @@ async fn a_forum_gets_one_thread_per_incident() {
     let s = fake.state();
     assert_eq!(s.threads.len(), 2);
     let name = &s.threads[&root.id];
-    assert!(name.chars().count() <= 100 && name.starts_with("Mobilfunkstörung im Raum Berlin"), "{name}");
-    assert_eq!(s.messages[1]["channel_id"], root.id, "the update is in the incident's thread");
+    assert!(
+        name.chars().count() <= 100 && name.starts_with("Mobilfunkstörung im Raum Berlin"),
+        "{name}"
+    );
+    assert_eq!(
+        s.messages[1]["channel_id"], root.id,
+        "the update is in the incident's thread"
+    );
     assert!(s.messages[1]["thread_name"].is_null());
     assert_ne!(s.messages[2]["channel_id"], root.id);
 }
@@ -266,7 +303,10 @@ async fn a_deleted_forum_thread_is_started_again() {
 async fn forum_settings_that_do_not_match_the_channel_are_unusable() {
     let (server, fake) = discord().await;
     fake.state().forum = true;
-    let err = client(&server, false).send(&post("a#0/discord", "x")).await.unwrap_err();
+    let err = client(&server, false)
+        .send(&post("a#0/discord", "x"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, SendError::Unusable { message, .. } if message.contains("set `forum: true`")),
         "{err:?}"
@@ -294,17 +334,22 @@ async fn rate_limits_honour_the_float_retry_after() {
     let err = c.send(&post("a#0/discord", "x")).await.unwrap_err();
     assert_eq!(retry_after(&err), Duration::from_millis(1337));
     // The retry loop waits that long (plus jitter) and then sends.
-    fake.state().queued.push_back(
-        ResponseTemplate::new(429)
-            .set_body_json(json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": true})),
-    );
+    fake.state()
+        .queued
+        .push_back(ResponseTemplate::new(429).set_body_json(
+            json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": true}),
+        ));
     let sleeper = FakeSleeper::default();
     send_with_retry(&c, &post("a#0/discord", "x"), DEFAULT_BUDGET, &sleeper)
         .await
         .unwrap();
     let slept = sleeper.slept();
     assert_eq!(slept.len(), 1);
-    assert_about(slept[0], Duration::from_millis(500), Duration::from_millis(260));
+    assert_about(
+        slept[0],
+        Duration::from_millis(500),
+        Duration::from_millis(260),
+    );
 }
 
 #[tokio::test]
@@ -317,16 +362,29 @@ async fn a_deleted_webhook_is_unusable_and_its_token_never_shown() {
         panic!("{err:?}")
     };
     assert_eq!(*status, 404);
-    assert!(message.contains("Unknown Webhook") && message.contains("deleted") && message.contains("DISCORD_WEBHOOK_URL"), "{message}");
+    assert!(
+        message.contains("Unknown Webhook")
+            && message.contains("deleted")
+            && message.contains("DISCORD_WEBHOOK_URL"),
+        "{message}"
+    );
     assert_clean(&err, &[HOOK_TOKEN, &hook_url(&server, HOOK_TOKEN)]);
     assert!(!format!("{c:?}").contains(HOOK_TOKEN));
     // A wrong token: the same, with Discord's code.
     fake.state().deleted = false;
-    let err = client_with(&server, "wrong-TOKEN-000000000", false, Duration::from_secs(5))
-        .send(&post("a#0/discord", "x"))
-        .await
-        .unwrap_err();
-    assert!(matches!(&err, SendError::Unusable { status: 401, message } if message.contains("50027")), "{err:?}");
+    let err = client_with(
+        &server,
+        "wrong-TOKEN-000000000",
+        false,
+        Duration::from_secs(5),
+    )
+    .send(&post("a#0/discord", "x"))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, SendError::Unusable { status: 401, message } if message.contains("50027")),
+        "{err:?}"
+    );
     assert_clean(&err, &["wrong-TOKEN-000000000"]);
 }
 
@@ -357,7 +415,10 @@ async fn check_reads_the_webhook_without_posting() {
     let (server, fake) = discord().await;
     let c = client(&server, false);
     let shown = c.check().await.unwrap();
-    assert_eq!(shown, format!("webhook \"Fernwerk Status\" posts to channel {CHANNEL_ID}"));
+    assert_eq!(
+        shown,
+        format!("webhook \"Fernwerk Status\" posts to channel {CHANNEL_ID}")
+    );
     assert!(fake.state().messages.is_empty());
 }
 

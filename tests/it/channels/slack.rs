@@ -85,30 +85,34 @@ impl FakeSlack {
         }
     }
 
-    /// Checks what Slack checks of a message body (text, blocks, limits); `Err` is the error code.
-    fn check_message(body: &Value) -> Result<(), ResponseTemplate> {
+    /// Checks what Slack checks of a message body (text, blocks, limits); `Err` is Slack's answer
+    /// (HTTP 200, `ok: false`).
+    fn check_message(body: &Value) -> Result<(), Value> {
         let text = body["text"].as_str().unwrap_or_default();
         let blocks = body["blocks"].as_array();
         if text.is_empty() && blocks.is_none_or(Vec::is_empty) {
-            return Err(api_error("no_text"));
+            return Err(json!({ "ok": false, "error": "no_text" }));
         }
         if text.chars().count() > 40_000 {
-            return Err(api_error("msg_too_long"));
+            return Err(json!({ "ok": false, "error": "msg_too_long" }));
         }
         for (i, b) in blocks.into_iter().flatten().enumerate() {
             let t = b.pointer("/text/text").and_then(Value::as_str);
             let ok = b["type"] == "section"
-                && matches!(b.pointer("/text/type").and_then(Value::as_str), Some("mrkdwn" | "plain_text"))
+                && matches!(
+                    b.pointer("/text/type").and_then(Value::as_str),
+                    Some("mrkdwn" | "plain_text")
+                )
                 && t.is_some_and(|t| !t.is_empty() && t.chars().count() <= 3000);
             if !ok {
-                return Err(ResponseTemplate::new(200).set_body_json(json!({
+                return Err(json!({
                     "ok": false, "error": "invalid_blocks",
                     "errors": [format!("must be less than 3001 characters [json-pointer:/blocks/{i}/text/text]")]
-                })));
+                }));
             }
         }
         if blocks.is_some_and(|b| b.len() > 50) {
-            return Err(api_error("invalid_blocks"));
+            return Err(json!({ "ok": false, "error": "invalid_blocks" }));
         }
         Ok(())
     }
@@ -134,8 +138,8 @@ impl FakeSlack {
         if body["channel"] != CHANNEL {
             return api_error("channel_not_found");
         }
-        if let Err(r) = Self::check_message(&body) {
-            return r;
+        if let Err(answer) = Self::check_message(&body) {
+            return ResponseTemplate::new(200).set_body_json(answer);
         }
         if let Some(parent) = body["thread_ts"].as_str()
             && !s.messages.iter().any(|m| m["ts"] == parent)
@@ -284,7 +288,12 @@ async fn bot_posts_escaped_blocks_with_a_plain_text_fallback() {
 #[tokio::test]
 async fn replies_go_to_the_threads_first_message() {
     let (server, fake) = slack().await;
-    let c = bot_with(&server, BOT_TOKEN, "reply_broadcast: true\n", Duration::from_secs(5));
+    let c = bot_with(
+        &server,
+        BOT_TOKEN,
+        "reply_broadcast: true\n",
+        Duration::from_secs(5),
+    );
     let root = c.send(&post("inc#0/slack", "eins")).await.unwrap();
     let second = {
         let mut p = post("inc#1/slack", "zwei");
@@ -323,15 +332,27 @@ async fn ok_false_errors_are_classified_by_code() {
         panic!("{err:?}")
     };
     assert_eq!(*status, 200, "Slack reports errors with HTTP 200");
-    assert!(message.contains("channel_not_found") && message.contains(CHANNEL), "{message}");
+    assert!(
+        message.contains("channel_not_found") && message.contains(CHANNEL),
+        "{message}"
+    );
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
-    assert!(matches!(&err, SendError::Rejected { message, .. } if message.contains("msg_too_long")), "{err:?}");
+    assert!(
+        matches!(&err, SendError::Rejected { message, .. } if message.contains("msg_too_long")),
+        "{err:?}"
+    );
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::InDoubt { .. }), "fatal_error may have posted: {err:?}");
+    assert!(
+        matches!(err, SendError::InDoubt { .. }),
+        "fatal_error may have posted: {err:?}"
+    );
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
     assert_eq!(retry_after(&err), Duration::from_secs(7));
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::Retry { after: None, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::Retry { after: None, .. }),
+        "{err:?}"
+    );
     assert!(fake.state().messages.is_empty());
 }
 
@@ -412,7 +433,11 @@ async fn webhook_posts_without_an_id_and_without_threads() {
     assert!(s.hook_posts[1].get("thread_ts").is_none());
     assert!(s.hook_posts[0].get("channel").is_none());
     assert_eq!(
-        render_mrkdwn(s.hook_posts[0]["blocks"][0]["text"]["text"].as_str().unwrap()),
+        render_mrkdwn(
+            s.hook_posts[0]["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+        ),
         (TEXT.to_owned(), Vec::new())
     );
     assert!(s.warnings.is_empty(), "{:?}", s.warnings);
@@ -433,7 +458,10 @@ async fn removed_webhook_is_unusable_and_its_url_never_shown() {
         panic!("{err:?}")
     };
     assert_eq!(*status, 404);
-    assert!(message.contains("no_service") && message.contains("SLACK_WEBHOOK_URL"), "{message}");
+    assert!(
+        message.contains("no_service") && message.contains("SLACK_WEBHOOK_URL"),
+        "{message}"
+    );
     assert_clean(&err, &["HOOKSECRET42xyz", &hook_url(&server)]);
     assert!(c.check().await.is_err());
     assert!(!format!("{c:?}").contains("HOOKSECRET"));
@@ -455,22 +483,33 @@ async fn webhook_transport_errors_do_not_show_the_url() {
     )
     .unwrap();
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::Retry { .. }), "never connected: {err:?}");
+    assert!(
+        matches!(err, SendError::Retry { .. }),
+        "never connected: {err:?}"
+    );
     assert_clean(&err, &["HOOKSECRET42xyz"]);
 }
 
 #[test]
 fn settings_are_either_webhook_or_bot() {
     for (yaml, says) in [
-        ("type: slack\nwebhook_url_env: A\ntoken_env: B\nchannel: C1\n", "not both"),
+        (
+            "type: slack\nwebhook_url_env: A\ntoken_env: B\nchannel: C1\n",
+            "not both",
+        ),
         ("type: slack\ntoken_env: B\n", "needs `channel`"),
-        ("type: slack\nwebhook_url_env: A\nchannel: C1\n", "only works with `token_env`"),
+        (
+            "type: slack\nwebhook_url_env: A\nchannel: C1\n",
+            "only works with `token_env`",
+        ),
         ("type: slack\n", "needs `webhook_url_env`"),
     ] {
         let err = config(yaml).validate().unwrap_err().to_string();
         assert!(err.contains(says), "{yaml}: {err}");
         let env = env_of(&[("A", "https://hooks.slack.com/services/x"), ("B", "xoxb-1")]);
-        assert!(Channel::from_config(&config(yaml), &env, &options(&std::env::temp_dir())).is_err());
+        assert!(
+            Channel::from_config(&config(yaml), &env, &options(&std::env::temp_dir())).is_err()
+        );
     }
     // A webhook URL must be https (or loopback).
     let err = Channel::from_config(
@@ -503,7 +542,10 @@ async fn api_base_is_configurable() {
     .unwrap();
     // The fake routes by path: under /prefix it answers 404, which shows the base was used.
     let err = c.send(&post("a#0/slack", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::Rejected { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::Rejected { status: 404, .. }),
+        "{err:?}"
+    );
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests[0].url.path(), "/prefix/api/chat.postMessage");
 }

@@ -18,7 +18,7 @@ const TRIGGER: &str = "/workflows/0f1e2d3c4b5a/triggers/manual/paths/invoke";
 
 #[derive(Default)]
 struct Flow {
-    /// Cards the flow posted (the card's TextBlock texts).
+    /// Cards the flow posted (the texts of the card's `TextBlock`s).
     posted: Vec<String>,
     /// Requests the flow accepted but could not post (it fails after answering 202).
     failed_runs: Vec<String>,
@@ -124,8 +124,12 @@ fn client_with(server: &MockServer, sig: &str, timeout: Duration) -> Channel {
         timeout,
         ..options(&std::env::temp_dir())
     };
-    Channel::from_config(&cfg, &env_of(&[("TEAMS_WEBHOOK_URL", &url(server, sig))]), &opts)
-        .unwrap()
+    Channel::from_config(
+        &cfg,
+        &env_of(&[("TEAMS_WEBHOOK_URL", &url(server, sig))]),
+        &opts,
+    )
+    .unwrap()
 }
 
 fn client(server: &MockServer) -> Channel {
@@ -135,20 +139,29 @@ fn client(server: &MockServer) -> Channel {
 #[tokio::test]
 async fn posts_an_adaptive_card_and_gets_no_id() {
     let (server, fake) = teams().await;
-    let text = "[Störung] API <v2> & Co: Anfragen schlagen fehl. https://status.example/incidents/x/";
+    let text =
+        "[Störung] API <v2> & Co: Anfragen schlagen fehl. https://status.example/incidents/x/";
     let c = client(&server);
     let remote = c.send(&post("a#0/teams", text)).await.unwrap();
     assert_eq!(remote.id, "", "workflows answer 202 without an id");
+    let requests = server.received_requests().await.unwrap();
     let s = fake.state();
     assert_eq!(s.failed_runs, Vec::<String>::new());
     assert_eq!(s.posted, [text]);
-    let requests = server.received_requests().await.unwrap();
+    drop(s);
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     let card = &body["attachments"][0]["content"];
     assert_eq!(card["version"], "1.4");
     assert_eq!(card["lang"], "de");
     assert_eq!(card["body"][0]["wrap"], true);
-    assert!(requests[0].url.query().unwrap().contains("api-version=2016-06-01"), "the URL's query is kept");
+    assert!(
+        requests[0]
+            .url
+            .query()
+            .unwrap()
+            .contains("api-version=2016-06-01"),
+        "the URL's query is kept"
+    );
     assert!(!c.resend_is_idempotent());
 }
 
@@ -167,7 +180,10 @@ async fn a_wrong_signature_or_deleted_flow_is_unusable_and_the_url_never_shown()
     fake.state().deleted = true;
     let c = client(&server);
     let err = c.send(&post("a#0/teams", "x")).await.unwrap_err();
-    assert!(matches!(&err, SendError::Unusable { status: 404, message } if message.contains("deleted")), "{err:?}");
+    assert!(
+        matches!(&err, SendError::Unusable { status: 404, message } if message.contains("deleted")),
+        "{err:?}"
+    );
     assert_clean(&err, &[SIG, &url(&server, SIG)]);
     assert!(!format!("{c:?}").contains(SIG));
 }
@@ -179,13 +195,20 @@ async fn throttling_and_server_errors_are_retried() {
         logic_error(429, "WorkflowRequestsThrottled", "Rate limit is exceeded.")
             .insert_header("Retry-After", "12"),
         logic_error(502, "BadGateway", "…"),
-        logic_error(400, "InvalidRequestContent", "The request content is not valid JSON."),
+        logic_error(
+            400,
+            "InvalidRequestContent",
+            "The request content is not valid JSON.",
+        ),
     ]);
     let c = client(&server);
     let err = c.send(&post("a#0/teams", "x")).await.unwrap_err();
     assert_eq!(retry_after(&err), Duration::from_secs(12));
     let err = c.send(&post("a#0/teams", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::Retry { after: None, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::Retry { after: None, .. }),
+        "{err:?}"
+    );
     let err = c.send(&post("a#0/teams", "x")).await.unwrap_err();
     assert_eq!(
         err,
@@ -212,7 +235,10 @@ async fn timeout_is_in_doubt() {
 async fn check_does_not_post() {
     let (server, fake) = teams().await;
     let shown = client(&server).check().await.unwrap();
-    assert!(shown.contains("cannot be checked without posting"), "{shown}");
+    assert!(
+        shown.contains("cannot be checked without posting"),
+        "{shown}"
+    );
     assert!(fake.state().posted.is_empty());
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -35,8 +35,22 @@ fn bot_error(code: u16, description: &str) -> ResponseTemplate {
 }
 
 const TAGS: &[&str] = &[
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
-    "code", "pre", "blockquote", "tg-emoji",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
 ];
 
 /// Telegram's HTML mode: supported tags become entities (counted in `entities`), `&lt;`, `&gt;`,
@@ -53,7 +67,11 @@ fn parse_html(text: &str) -> Result<(String, usize), String> {
                 "Bad Request: can't parse entities: Can't find end of the tag starting at byte offset {i}"
             ))?;
             let inner = &rest[1..end];
-            let name = inner.trim_start_matches('/').split_whitespace().next().unwrap_or("");
+            let name = inner
+                .trim_start_matches('/')
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
             if !TAGS.contains(&name) {
                 return Err(format!(
                     "Bad Request: can't parse entities: Unsupported start tag \"{name}\" at byte offset {i}"
@@ -73,16 +91,13 @@ fn parse_html(text: &str) -> Result<(String, usize), String> {
                 n if n.starts_with('#') => n[1..].parse::<u32>().ok().and_then(char::from_u32),
                 _ => None,
             });
-            match (decoded, semi) {
-                (Some(d), Some(s)) => {
-                    out.push(d);
-                    i += s + 1;
-                }
+            if let (Some(d), Some(s)) = (decoded, semi) {
+                out.push(d);
+                i += s + 1;
+            } else {
                 // An '&' that starts no entity is shown as it is.
-                _ => {
-                    out.push('&');
-                    i += 1;
-                }
+                out.push('&');
+                i += 1;
             }
         } else {
             out.push(c);
@@ -102,7 +117,9 @@ impl FakeTelegram {
     }
 
     fn chat_matches(v: &Value) -> bool {
-        v.as_str() == Some(CHAT) || v.as_i64() == Some(CHAT_ID) || v.as_str() == Some(&CHAT_ID.to_string())
+        v.as_str() == Some(CHAT)
+            || v.as_i64() == Some(CHAT_ID)
+            || v.as_str() == Some(&CHAT_ID.to_string())
     }
 
     fn send_message(s: &mut TgChannel, body: &Value) -> ResponseTemplate {
@@ -150,7 +167,8 @@ impl Respond for FakeTelegram {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut s = self.state();
         let path = req.url.path();
-        let Some((token, method)) = path.strip_prefix("/bot").and_then(|p| p.split_once('/')) else {
+        let Some((token, method)) = path.strip_prefix("/bot").and_then(|p| p.split_once('/'))
+        else {
             return bot_error(404, "Not Found");
         };
         if token != BOT_TOKEN {
@@ -205,13 +223,20 @@ fn client(server: &MockServer) -> Channel {
 async fn html_mode_shows_the_text_exactly_as_written() {
     let (server, fake) = telegram().await;
     let text = "[Störung] AT&T <b>nicht fett</b> & &lt;wörtlich&gt; 5 > 3 <tg-spoiler> https://status.example/i/1/";
-    let remote = client(&server).send(&post("a#0/telegram", text)).await.unwrap();
+    let remote = client(&server)
+        .send(&post("a#0/telegram", text))
+        .await
+        .unwrap();
     assert_eq!(remote.id, "100");
-    assert_eq!(remote.url.as_deref(), Some("https://t.me/fernwerk_status/100"));
+    assert_eq!(
+        remote.url.as_deref(),
+        Some("https://t.me/fernwerk_status/100")
+    );
+    let requests = server.received_requests().await.unwrap();
     let s = fake.state();
     assert_eq!(s.messages[0]["text"], text);
     assert_eq!(s.messages[0]["entities"], 0, "nothing became markup");
-    let requests = server.received_requests().await.unwrap();
+    drop(s);
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["parse_mode"], "HTML");
     assert_eq!(body["chat_id"], CHAT);
@@ -243,7 +268,10 @@ async fn replies_use_reply_parameters_and_survive_a_deleted_parent() {
     );
     let s = fake.state();
     assert_eq!(s.messages[1]["reply_to"], 100);
-    assert!(s.messages[2]["reply_to"].is_null(), "posted without the reply");
+    assert!(
+        s.messages[2]["reply_to"].is_null(),
+        "posted without the reply"
+    );
 }
 
 #[tokio::test]
@@ -254,8 +282,13 @@ async fn the_limit_is_4096_utf16_units_after_entity_parsing() {
     let fits = "<".repeat(4096);
     c.send(&post("a#0/telegram", &fits)).await.unwrap();
     // An emoji is two UTF-16 units: 2048 fit, 2049 do not.
-    c.send(&post("a#1/telegram", &"🛰".repeat(2048))).await.unwrap();
-    let err = c.send(&post("a#2/telegram", &"🛰".repeat(2049))).await.unwrap_err();
+    c.send(&post("a#1/telegram", &"🛰".repeat(2048)))
+        .await
+        .unwrap();
+    let err = c
+        .send(&post("a#2/telegram", &"🛰".repeat(2049)))
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         SendError::Rejected {
@@ -268,20 +301,29 @@ async fn the_limit_is_4096_utf16_units_after_entity_parsing() {
         max: ch::telegram::TEXT_MAX,
         name: "Telegram",
     };
-    assert!(statuscast::broadcast::text::fits(counting, &"🛰".repeat(2048)));
-    assert!(!statuscast::broadcast::text::fits(counting, &"🛰".repeat(2049)));
+    assert!(statuscast::broadcast::text::fits(
+        counting,
+        &"🛰".repeat(2048)
+    ));
+    assert!(!statuscast::broadcast::text::fits(
+        counting,
+        &"🛰".repeat(2049)
+    ));
 }
 
 #[tokio::test]
 async fn rate_limits_honour_retry_after() {
     let (server, fake) = telegram().await;
-    fake.state().queued.push_back(
-        ResponseTemplate::new(429).set_body_json(json!({
+    fake.state()
+        .queued
+        .push_back(ResponseTemplate::new(429).set_body_json(json!({
             "ok": false, "error_code": 429, "description": "Too Many Requests: retry after 3",
             "parameters": { "retry_after": 3 }
-        })),
-    );
-    let err = client(&server).send(&post("a#0/telegram", "x")).await.unwrap_err();
+        })));
+    let err = client(&server)
+        .send(&post("a#0/telegram", "x"))
+        .await
+        .unwrap_err();
     assert_eq!(retry_after(&err), Duration::from_secs(3));
 }
 
@@ -305,7 +347,12 @@ async fn a_wrong_token_is_unusable_and_never_shown() {
     let cfg = config(&format!(
         "type: telegram\napi_base: http://127.0.0.1:{port}\ntoken_env: T\nchat_id: \"{CHAT}\"\n"
     ));
-    let c = Channel::from_config(&cfg, &env_of(&[("T", BOT_TOKEN)]), &options(&std::env::temp_dir())).unwrap();
+    let c = Channel::from_config(
+        &cfg,
+        &env_of(&[("T", BOT_TOKEN)]),
+        &options(&std::env::temp_dir()),
+    )
+    .unwrap();
     let err = c.send(&post("a#0/telegram", "x")).await.unwrap_err();
     assert!(matches!(err, SendError::Retry { .. }), "{err:?}");
     assert_clean(&err, &[BOT_TOKEN, "telegramSECRET"]);
@@ -315,19 +362,25 @@ async fn a_wrong_token_is_unusable_and_never_shown() {
 async fn a_removed_bot_or_migrated_group_is_unusable() {
     let (server, fake) = telegram().await;
     fake.state().bot_removed = true;
-    let err = client(&server).send(&post("a#0/telegram", "x")).await.unwrap_err();
+    let err = client(&server)
+        .send(&post("a#0/telegram", "x"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, SendError::Unusable { status: 403, message } if message.contains("not a member") && message.contains("administrator")),
         "{err:?}"
     );
-    fake.state().queued.push_back(
-        ResponseTemplate::new(400).set_body_json(json!({
+    fake.state()
+        .queued
+        .push_back(ResponseTemplate::new(400).set_body_json(json!({
             "ok": false, "error_code": 400,
             "description": "Bad Request: group chat was upgraded to a supergroup chat",
             "parameters": { "migrate_to_chat_id": -1_009_876_543_210_i64 }
-        })),
-    );
-    let err = client(&server).send(&post("a#0/telegram", "x")).await.unwrap_err();
+        })));
+    let err = client(&server)
+        .send(&post("a#0/telegram", "x"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, SendError::Unusable { message, .. } if message.contains("set chat_id to -1009876543210")),
         "{err:?}"
@@ -337,7 +390,10 @@ async fn a_removed_bot_or_migrated_group_is_unusable() {
         .send(&post("a#0/telegram", "x"))
         .await
         .unwrap_err();
-    assert!(matches!(&err, SendError::Rejected { status: 400, message } if message == "Bad Request: chat not found"), "{err:?}");
+    assert!(
+        matches!(&err, SendError::Rejected { status: 400, message } if message == "Bad Request: chat not found"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -347,14 +403,21 @@ async fn numeric_chat_ids_and_private_links() {
         "type: telegram\napi_base: {}\ntoken_env: T\nchat_id: {CHAT_ID}\n",
         server.uri()
     ));
-    let c = Channel::from_config(&cfg, &env_of(&[("T", BOT_TOKEN)]), &options(&std::env::temp_dir())).unwrap();
+    let c = Channel::from_config(
+        &cfg,
+        &env_of(&[("T", BOT_TOKEN)]),
+        &options(&std::env::temp_dir()),
+    )
+    .unwrap();
     c.send(&post("a#0/telegram", "x")).await.unwrap();
     let requests = server.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["chat_id"], CHAT_ID, "a number goes out as a number");
     assert_eq!(fake.state().messages.len(), 1);
     for bad in ["fernwerk", "@x", "https://t.me/fernwerk"] {
-        let cfg = config(&format!("type: telegram\ntoken_env: T\nchat_id: \"{bad}\"\n"));
+        let cfg = config(&format!(
+            "type: telegram\ntoken_env: T\nchat_id: \"{bad}\"\n"
+        ));
         assert!(cfg.validate().is_err(), "{bad}");
     }
 }
