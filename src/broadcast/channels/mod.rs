@@ -788,6 +788,48 @@ mod tests {
     }
 
     #[test]
+    fn webhook_urls_keep_their_query_and_hide_their_parts() {
+        let secret = Secret::new(
+            "https://prod-01.westeurope.logic.azure.com/workflows/0f1e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIGNATURE-0123456789",
+        );
+        let url = webhook_url("webhook_url_env", &secret).unwrap();
+        assert_eq!(
+            url.query(),
+            Some("api-version=2016-06-01&sig=SIGNATURE-0123456789")
+        );
+        let secrets = url_secrets(&url);
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let shown = scrub(
+            &format!(
+                "error sending request for {} (sig SIGNATURE-0123456789)",
+                url
+            ),
+            &refs,
+        );
+        assert_eq!(shown, "error sending request for *** (sig ***)");
+        let discord = webhook_url(
+            "f",
+            &Secret::new("https://discord.com/api/webhooks/1180000000000000001/TOKEN-abcdefghijkl"),
+        )
+        .unwrap();
+        let secrets = url_secrets(&discord);
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        assert_eq!(
+            scrub("bad token TOKEN-abcdefghijkl", &refs),
+            "bad token ***"
+        );
+        for bad in [
+            "http://discord.com/api/webhooks/1/TOKEN",
+            "https://user:pw@discord.com/api/webhooks/1/TOKEN",
+            "https://discord.com/api/webhooks/1/TOKEN#x",
+            "discord.com/api/webhooks/1/TOKEN",
+        ] {
+            let err = webhook_url("webhook_url_env", &Secret::new(bad)).unwrap_err();
+            assert!(!err.to_string().contains("TOKEN"), "{err}");
+        }
+    }
+
+    #[test]
     fn scrub_removes_secrets_and_truncates() {
         let s = Secret::new("hunter22");
         assert_eq!(scrub("bad token hunter22!", &[&s]), "bad token ***!");

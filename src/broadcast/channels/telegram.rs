@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use super::{
     ClientOptions, ConfigError, Outgoing, Remote, Reply, Secret, SendError, TelegramConfig,
-    base_url, execute, http_client, json_str, retry_after, scrub, secret_from_env, transport_error,
+    base_url, endpoint, execute, http_client, json_str, retry_after, scrub, secret_from_env,
+    transport_error,
 };
 
 /// Telegram's limit for a message text, in UTF-16 code units after entity parsing.
@@ -48,8 +49,27 @@ impl TelegramClient {
         opts: &ClientOptions,
     ) -> Result<TelegramClient, ConfigError> {
         super::ChannelConfig::Telegram(cfg.clone()).validate()?;
+        let token = secret_from_env("token_env", &cfg.token_env, "TELEGRAM_BOT_TOKEN", env)?;
+        // `<bot id>:<secret>`; anything else would change the request path (or its query).
+        let well_formed = token.expose().split_once(':').is_some_and(|(id, key)| {
+            !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_digit())
+                && !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        if !well_formed {
+            return Err(ConfigError::Invalid {
+                reason: format!(
+                    "{} does not hold a bot token: @BotFather gives tokens like \
+                     123456789:AAH…, digits, a colon, then letters, digits, '_' and '-'",
+                    cfg.token_env.trim()
+                ),
+            });
+        }
         Ok(TelegramClient {
-            token: secret_from_env("token_env", &cfg.token_env, "TELEGRAM_BOT_TOKEN", env)?,
+            token,
             api_base: base_url("api_base", &cfg.api_base)?,
             http: http_client(opts)?,
             chat_id: cfg.chat_id.trim().to_owned(),
@@ -109,16 +129,10 @@ impl TelegramClient {
     async fn call(&self, method: &str, body: &Value, idempotent: bool) -> Result<Value, SendError> {
         // `bot<token>/<method>` under the base: the token is in the path. "./" keeps
         // "bot123:ABC" from reading as a URL scheme.
-        let url = self
-            .api_base
-            .join(&format!("./bot{}/{method}", self.token.expose()))
-            .map_err(|_| SendError::Rejected {
-                status: 0,
-                message: format!(
-                    "{} does not look like a bot token (digits, a colon, letters)",
-                    self.env_name
-                ),
-            })?;
+        let url = endpoint(
+            &self.api_base,
+            &format!("./bot{}/{method}", self.token.expose()),
+        );
         let req = self
             .http
             .post(url)

@@ -422,6 +422,26 @@ async fn numeric_chat_ids_and_private_links() {
     }
 }
 
+#[test]
+fn a_malformed_token_is_refused_without_being_shown() {
+    let cfg = config("type: telegram\ntoken_env: T\nchat_id: \"@fernwerk_status\"\n");
+    for bad in [
+        "7012345678:abc/def?x=SECRETPART",
+        "no-colon-SECRETPART",
+        ":SECRETPART",
+    ] {
+        let err = Channel::from_config(
+            &cfg,
+            &env_of(&[("T", bad)]),
+            &options(&std::env::temp_dir()),
+        )
+        .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("does not hold a bot token"), "{text}");
+        assert!(!text.contains("SECRETPART"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn timeout_is_in_doubt() {
     let (server, fake) = telegram().await;
