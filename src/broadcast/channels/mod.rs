@@ -800,10 +800,7 @@ mod tests {
         let secrets = url_secrets(&url);
         let refs: Vec<&Secret> = secrets.iter().collect();
         let shown = scrub(
-            &format!(
-                "error sending request for {} (sig SIGNATURE-0123456789)",
-                url
-            ),
+            &format!("error sending request for {url} (sig SIGNATURE-0123456789)"),
             &refs,
         );
         assert_eq!(shown, "error sending request for *** (sig ***)");
