@@ -321,6 +321,14 @@ async fn check_reports_chat_settings_that_cannot_work() {
         "token_env: SLACK_BOT_TOKEN",
     );
     let yaml = yaml.replace("chat_id: \"@fernwerk_status\"", "chat_id: \"fernwerk\"");
+    // A webhook URL pasted where the variable's name belongs.
+    let yaml = yaml.replace(
+        "webhook_url_env: DISCORD_WEBHOOK_URL",
+        &format!(
+            "webhook_url_env: \"{}\"",
+            discord::hook_url(&s.discord, HOOK_TOKEN)
+        ),
+    );
     repo.write("statuscast.yaml", yaml);
     let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["check"]).await;
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -335,6 +343,42 @@ async fn check_reports_chat_settings_that_cannot_work() {
             .contains("channel \"telegram\": `chat_id` must be the channel's @username"),
         "{}",
         out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("webhook_url_env must name an environment variable, not hold a value"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_check_verifies_without_posting() {
+    let s = services().await;
+    let repo = repo(&s, false);
+    let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["channels", "check"]).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for line in [
+        "✓ slack (slack): signed in as @statusbot in Fernwerk",
+        "✓ slack-hook (slack): the incoming webhook is live (nothing was posted)",
+        "✓ telegram (telegram): signed in as @fernwerk_status_bot, posting to \"Fernwerk Status\"",
+        "✓ discord (discord): webhook \"Fernwerk Status\" posts to channel",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    assert!(s.fake_slack.state().messages.is_empty() && s.fake_slack.state().hook_posts.is_empty());
+    assert!(s.fake_telegram.state().messages.is_empty());
+    assert!(s.fake_discord.state().messages.is_empty());
+    // A removed webhook fails the check.
+    s.fake_discord.state().deleted = true;
+    let out = run(&repo, &s, "2026-11-23T10:00:00Z", &["channels", "check"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains(
+            "✗ discord (discord): the channel cannot take posts (HTTP 404): Unknown Webhook"
+        ),
+        "{}",
+        out.stdout
     );
 }
 
