@@ -345,6 +345,14 @@ impl Config {
                     );
                 }
             }
+            if let Err(e) = c.service.validate() {
+                let mut p = here.clone();
+                p.push(key("type"));
+                problems.push(
+                    doc.error_at_key(&p, format!("channel \"{}\": {e}", c.id))
+                        .hint("see the Broadcasting section of the README for each channel's keys"),
+                );
+            }
             if let Some(t) = &c.template
                 && let Err(e) = tera::Tera::default().add_raw_template("template", t)
             {

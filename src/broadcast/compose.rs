@@ -67,6 +67,22 @@ pub fn counting(entry: &ChannelEntry) -> Counting {
             Counting::mastodon_instance(max as usize, 23)
         }),
         ChannelConfig::Bluesky(_) => Counting::bluesky(),
+        ChannelConfig::Slack(_) => Counting::Chars {
+            max: crate::broadcast::channels::slack::SECTION_MAX,
+            name: "Slack",
+        },
+        ChannelConfig::Discord(_) => Counting::Chars {
+            max: crate::broadcast::channels::discord::CONTENT_MAX,
+            name: "Discord",
+        },
+        ChannelConfig::Teams(_) => Counting::Chars {
+            max: crate::broadcast::channels::teams::TEXT_MAX,
+            name: "Teams",
+        },
+        ChannelConfig::Telegram(_) => Counting::Utf16 {
+            max: crate::broadcast::channels::telegram::TEXT_MAX,
+            name: "Telegram",
+        },
     }
 }
 

@@ -122,13 +122,17 @@ impl BroadcastConfig {
 }
 
 impl ChannelEntry {
-    /// `x`, `mastodon` or `bluesky`.
+    /// `x`, `mastodon`, `bluesky`, `slack`, `discord`, `teams` or `telegram`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self.service {
             ChannelConfig::X(_) => "x",
             ChannelConfig::Mastodon(_) => "mastodon",
             ChannelConfig::Bluesky(_) => "bluesky",
+            ChannelConfig::Slack(_) => "slack",
+            ChannelConfig::Discord(_) => "discord",
+            ChannelConfig::Teams(_) => "teams",
+            ChannelConfig::Telegram(_) => "telegram",
         }
     }
 

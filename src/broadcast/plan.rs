@@ -54,6 +54,8 @@ pub struct Post {
     pub channel: String,
     /// Posts of one incident form a thread per channel; recurring posts stand alone.
     pub thread: Option<String>,
+    /// The thread's title (the incident title), for channels that name threads (Discord forums).
+    pub thread_title: Option<String>,
     /// Order within the thread.
     pub seq: u32,
     pub due: DateTime<Utc>,
@@ -216,6 +218,7 @@ pub fn candidates(
                     ),
                     channel: entry.id.clone(),
                     thread: None,
+                    thread_title: None,
                     seq: 0,
                     due: occ,
                     kind: Kind::Recurring,
@@ -268,6 +271,7 @@ fn incident_posts(
             key: format!("{}#{suffix}/{}", incident.id, entry.id),
             channel: entry.id.clone(),
             thread: Some(incident.id.clone()),
+            thread_title: Some(incident.title.clone()),
             seq: 0,
             due,
             kind,

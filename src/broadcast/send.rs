@@ -78,7 +78,8 @@ impl Runner<'_> {
         for d in thread.iter().filter(|d| d.post.seq < seq) {
             if let Some(s) = ledger.get(&d.post.key).filter(|s| s.state == State::Sent) {
                 // A post settled by hand has no id: the reply goes to the latest known post.
-                if let Some(r) = &s.remote {
+                // Webhooks (Slack, Teams) return no id at all: their posts cannot be replied to.
+                if let Some(r) = s.remote.as_ref().filter(|r| !r.id.is_empty()) {
                     if root.is_none() {
                         root = Some(r.clone());
                     }
@@ -142,7 +143,7 @@ impl Runner<'_> {
         }
         ordered.sort_by_key(|g| g.iter().map(|d| d.post.due).min());
 
-        for group in &ordered {
+        'channel: for (gi, group) in ordered.iter().enumerate() {
             for d in group {
                 let Action::Send { in_doubt } = d.action else {
                     continue;
@@ -163,6 +164,7 @@ impl Runner<'_> {
                     language: d.post.language,
                     reply_to: parent.as_ref(),
                     root: root.as_ref(),
+                    thread_title: d.post.thread_title.as_deref(),
                     facets,
                     in_doubt,
                 };
@@ -172,6 +174,7 @@ impl Runner<'_> {
                 }
                 let budget = self.budget.saturating_sub(started.elapsed());
                 let result = send_with_retry(channel, &out, budget, self.sleeper).await;
+                let unusable = matches!(result, Err(SendError::Unusable { .. }));
                 let (state, remote, note) = match result {
                     Ok(remote) => (State::Sent, Some(remote), None),
                     Err(SendError::Duplicate { message }) if in_doubt => (
@@ -183,9 +186,11 @@ impl Runner<'_> {
                     Err(e @ SendError::InDoubt { .. }) => {
                         (State::InDoubt, None, Some(e.to_string()))
                     }
-                    Err(e @ (SendError::Rejected { .. } | SendError::Duplicate { .. })) => {
-                        (State::Failed, None, Some(e.to_string()))
-                    }
+                    Err(
+                        e @ (SendError::Rejected { .. }
+                        | SendError::Duplicate { .. }
+                        | SendError::Unusable { .. }),
+                    ) => (State::Failed, None, Some(e.to_string())),
                 };
                 let ok = state == State::Sent;
                 match state {
@@ -206,12 +211,27 @@ impl Runner<'_> {
                 }
                 if !ok {
                     // Later posts of this thread wait for this one.
+                    let is_send = |l: &&&Decision| matches!(l.action, Action::Send { .. });
                     summary.waiting += group
                         .iter()
-                        .filter(|l| {
-                            l.post.seq > d.post.seq && matches!(l.action, Action::Send { .. })
-                        })
+                        .filter(|l| l.post.seq > d.post.seq)
+                        .filter(is_send)
                         .count();
+                    if unusable {
+                        // A dead webhook or revoked token fails every post: stop the channel
+                        // for this run instead of sending the other threads there too.
+                        let rest = ordered[gi + 1..].iter().flatten().filter(is_send).count();
+                        summary.waiting += rest;
+                        if rest > 0 {
+                            summary.problems.push(format!(
+                                "{channel_id}: stopped for this run; {rest} more post{} wait{} \
+                                 until the channel works again",
+                                if rest == 1 { "" } else { "s" },
+                                if rest == 1 { "s" } else { "" },
+                            ));
+                        }
+                        break 'channel;
+                    }
                     break;
                 }
             }

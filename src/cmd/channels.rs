@@ -31,7 +31,11 @@ pub fn check(global: &Global) -> Result<ExitCode> {
                 format!("✗ {} ({}): {e}", entry.id, entry.kind())
             }
             Ok(channel) => match runtime.block_on(channel.check()) {
-                Ok(account) => format!("✓ {} ({}): signed in as {account}", entry.id, entry.kind()),
+                // X, Mastodon and Bluesky name the account; the others say what they checked.
+                Ok(account) if matches!(channel.kind(), "x" | "mastodon" | "bluesky") => {
+                    format!("✓ {} ({}): signed in as {account}", entry.id, entry.kind())
+                }
+                Ok(what) => format!("✓ {} ({}): {what}", entry.id, entry.kind()),
                 Err(e) => {
                     ok = false;
                     format!("✗ {} ({}): {e}", entry.id, entry.kind())

@@ -2,6 +2,7 @@
 
 mod api;
 mod broadcast;
+mod broadcast_chat;
 mod build;
 mod channels;
 mod errors;

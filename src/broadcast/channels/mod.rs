@@ -1,16 +1,23 @@
 //! Channel clients: one post in, one remote id out.
 //!
 //! Each service speaks its real API: X (API v2, OAuth 1.0a user context), Mastodon (REST with a
-//! bearer token and `Idempotency-Key`) and Bluesky (XRPC with a cached session and deterministic
-//! record keys). The caller fits texts to each channel's length rules, keeps the ledger and
-//! decides what is due; this module only sends and classifies the outcome into [`SendError`].
+//! bearer token and `Idempotency-Key`), Bluesky (XRPC with a cached session and deterministic
+//! record keys), Slack (incoming webhook or `chat.postMessage`), Discord (webhook), Microsoft
+//! Teams (Workflows webhook) and Telegram (Bot API). The caller fits texts to each channel's
+//! length rules, keeps the ledger and decides what is due; this module only formats, sends and
+//! classifies the outcome into [`SendError`].
 //!
 //! Secrets come from environment variables named in the config, live in [`Secret`] (whose
-//! `Debug` prints `***`) and are scrubbed from every error message.
+//! `Debug` prints `***`) and are scrubbed from every error message. Webhook URLs and Telegram's
+//! bot path carry their credential inside the URL: they are secrets as a whole.
 
 pub mod bluesky;
+pub mod discord;
 pub mod mastodon;
 pub mod retry;
+pub mod slack;
+pub mod teams;
+pub mod telegram;
 pub mod x;
 
 use std::fmt;
@@ -33,8 +40,12 @@ pub struct Outgoing<'a> {
     pub language: &'a str,
     /// Previous post of this thread on this channel (the parent).
     pub reply_to: Option<&'a Remote>,
-    /// First post of this thread on this channel (Bluesky needs root and parent).
+    /// First post of this thread on this channel (Bluesky needs root and parent; Slack replies
+    /// to it with `thread_ts`; a Discord forum post goes into its thread).
     pub root: Option<&'a Remote>,
+    /// The thread's title (the incident title); a Discord forum names a new thread after it.
+    /// `None` for posts outside a thread (recurring posts).
+    pub thread_title: Option<&'a str>,
     /// Bluesky link facets computed by the caller; ignored by the other channels.
     pub facets: Vec<serde_json::Value>,
     /// A previous attempt of this key may have reached the server. Mastodon re-sends with the same
@@ -43,7 +54,9 @@ pub struct Outgoing<'a> {
     pub in_doubt: bool,
 }
 
-/// A post as the service knows it. For Bluesky `id` is the `at://` URI and `cid` is set.
+/// A post as the service knows it. For Bluesky `id` is the `at://` URI and `cid` is set. Slack
+/// `id` is the message `ts`. Channels that get no id back (Slack and Teams webhooks) return an
+/// empty `id`: such a post cannot be replied to, and later posts of its thread stand alone.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Remote {
     pub id: String,
@@ -63,6 +76,11 @@ pub enum SendError {
     /// 4xx auth or validation error: not retried automatically.
     #[error("rejected by the server (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
+    /// The channel itself cannot take posts (webhook deleted, token revoked, bot removed from the
+    /// chat, channel archived). This post failed like [`SendError::Rejected`]; the engine also
+    /// sends nothing more on this channel in this run, so a dead webhook gets one request per run.
+    #[error("the channel cannot take posts (HTTP {status}): {message}")]
+    Unusable { status: u16, message: String },
     /// X 403 "duplicate content": the same text is already posted.
     #[error("duplicate content: {message}")]
     Duplicate { message: String },
@@ -80,6 +98,57 @@ pub enum ChannelConfig {
     X(XConfig),
     Mastodon(MastodonConfig),
     Bluesky(BlueskyConfig),
+    Slack(SlackConfig),
+    Discord(DiscordConfig),
+    Teams(TeamsConfig),
+    Telegram(TelegramConfig),
+}
+
+impl ChannelConfig {
+    /// Settings that cannot work together, found without the environment (for `check`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |reason: &str| {
+            Err(ConfigError::Invalid {
+                reason: reason.to_owned(),
+            })
+        };
+        match self {
+            ChannelConfig::Slack(c) => match (&c.webhook_url_env, &c.token_env, &c.channel) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
+                (Some(_), Some(_), _) => invalid(
+                    "a Slack channel takes either `webhook_url_env` (an incoming webhook) or \
+                     `token_env` with `channel` (a bot token), not both",
+                ),
+                (None, None, _) => invalid(
+                    "a Slack channel needs `webhook_url_env` (an incoming webhook) or \
+                     `token_env` and `channel` (a bot token with chat:write)",
+                ),
+                (None, Some(_), None) => invalid(
+                    "`token_env` needs `channel`: the channel id (e.g. C0123ABCDEF, shown in the \
+                     channel's details in Slack)",
+                ),
+                (Some(_), None, Some(_)) => invalid(
+                    "`channel` only works with `token_env`: an incoming webhook always posts \
+                     to the channel it was created for",
+                ),
+            },
+            ChannelConfig::Telegram(c) => {
+                let id = c.chat_id.trim();
+                let name = id.strip_prefix('@').is_some_and(|n| {
+                    n.len() >= 4 && n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                });
+                if name || id.parse::<i64>().is_ok() {
+                    Ok(())
+                } else {
+                    invalid(
+                        "`chat_id` must be the channel's @username or its numeric id \
+                         (e.g. -1001234567890)",
+                    )
+                }
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `type: x`
@@ -151,6 +220,68 @@ impl BlueskyConfig {
     }
 }
 
+/// `type: slack`: an incoming webhook (`webhook_url_env`), or a bot token (`token_env`) with
+/// `channel` for `chat.postMessage`, which threads replies with `thread_ts`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// Channel id for the bot token, e.g. `C0123ABCDEF`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Web API base for the bot token.
+    #[serde(default = "SlackConfig::default_api_base")]
+    pub api_base: String,
+    /// Thread replies are also shown in the channel ("Also send to #channel").
+    #[serde(default)]
+    pub reply_broadcast: bool,
+}
+
+impl SlackConfig {
+    fn default_api_base() -> String {
+        "https://slack.com".to_owned()
+    }
+}
+
+/// `type: discord`: a channel webhook. With `forum: true` the webhook belongs to a forum channel
+/// and every incident gets its own thread (post).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub webhook_url_env: String,
+    #[serde(default)]
+    pub forum: bool,
+}
+
+/// `type: teams`: a Teams Workflows ("Post to a channel when a webhook request is received")
+/// webhook URL.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsConfig {
+    pub webhook_url_env: String,
+}
+
+/// `type: telegram`: a bot that is an administrator of a channel.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    pub token_env: String,
+    /// `@channelusername` or the numeric id (`-100…`).
+    #[serde(deserialize_with = "serde_aux::field_attributes::deserialize_string_from_number")]
+    pub chat_id: String,
+    #[serde(default = "TelegramConfig::default_api_base")]
+    pub api_base: String,
+}
+
+impl TelegramConfig {
+    fn default_api_base() -> String {
+        "https://api.telegram.org".to_owned()
+    }
+}
+
 /// A credential read from the environment. `Debug` prints `***`; there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -212,6 +343,8 @@ pub enum ConfigError {
     },
     #[error("`{field}` is not a usable URL: {reason}")]
     BadUrl { field: &'static str, reason: String },
+    #[error("{reason}")]
+    Invalid { reason: String },
     #[error("could not set up the HTTP client: {0}")]
     Http(String),
 }
@@ -222,6 +355,10 @@ pub enum Channel {
     X(x::XClient),
     Mastodon(mastodon::MastodonClient),
     Bluesky(bluesky::BlueskyClient),
+    Slack(slack::SlackClient),
+    Discord(discord::DiscordClient),
+    Teams(teams::TeamsClient),
+    Telegram(telegram::TelegramClient),
 }
 
 impl Channel {
@@ -240,6 +377,18 @@ impl Channel {
             ChannelConfig::Bluesky(c) => {
                 Channel::Bluesky(bluesky::BlueskyClient::from_config(c, env, opts)?)
             }
+            ChannelConfig::Slack(c) => {
+                Channel::Slack(slack::SlackClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Discord(c) => {
+                Channel::Discord(discord::DiscordClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Teams(c) => {
+                Channel::Teams(teams::TeamsClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Telegram(c) => {
+                Channel::Telegram(telegram::TelegramClient::from_config(c, env, opts)?)
+            }
         })
     }
 
@@ -249,31 +398,45 @@ impl Channel {
             Channel::X(c) => c.send(post).await,
             Channel::Mastodon(c) => c.send(post).await,
             Channel::Bluesky(c) => c.send(post).await,
+            Channel::Slack(c) => c.send(post).await,
+            Channel::Discord(c) => c.send(post).await,
+            Channel::Teams(c) => c.send(post).await,
+            Channel::Telegram(c) => c.send(post).await,
         }
     }
 
-    /// Verifies the credentials without posting; returns the account name (`@handle`).
+    /// Verifies the credentials without posting; returns the account name (`@handle`) for X,
+    /// Mastodon and Bluesky, and a short description of what was checked for the others.
     pub async fn check(&self) -> Result<String, SendError> {
         match self {
             Channel::X(c) => c.check().await,
             Channel::Mastodon(c) => c.check().await,
             Channel::Bluesky(c) => c.check().await,
+            Channel::Slack(c) => c.check().await,
+            Channel::Discord(c) => c.check().await,
+            Channel::Teams(c) => c.check().await,
+            Channel::Telegram(c) => c.check().await,
         }
     }
 
-    /// `x`, `mastodon` or `bluesky`.
+    /// `x`, `mastodon`, `bluesky`, `slack`, `discord`, `teams` or `telegram`.
     pub fn kind(&self) -> &'static str {
         match self {
             Channel::X(_) => "x",
             Channel::Mastodon(_) => "mastodon",
             Channel::Bluesky(_) => "bluesky",
+            Channel::Slack(_) => "slack",
+            Channel::Discord(_) => "discord",
+            Channel::Teams(_) => "teams",
+            Channel::Telegram(_) => "telegram",
         }
     }
 
     /// Whether re-sending a post whose earlier attempt may have reached the server is safe
-    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key). False for X.
+    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key). False for X,
+    /// Slack, Discord, Teams and Telegram, which offer no idempotency key.
     pub fn resend_is_idempotent(&self) -> bool {
-        !matches!(self, Channel::X(_))
+        matches!(self, Channel::Mastodon(_) | Channel::Bluesky(_))
     }
 }
 
@@ -354,6 +517,57 @@ fn base_url(field: &'static str, raw: &str) -> Result<Url, ConfigError> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+/// Parses a URL that is itself a credential (a webhook URL from the environment): https (plain
+/// http only for loopback test servers), a host, no user name or fragment; a query (Teams'
+/// `sig=…`) is kept. Errors never contain the URL.
+fn webhook_url(field: &'static str, secret: &Secret) -> Result<Url, ConfigError> {
+    let bad = |reason: &str| ConfigError::BadUrl {
+        field,
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(secret.expose()).map_err(|e| {
+        bad(&format!(
+            "{e}; the variable must hold the whole webhook URL"
+        ))
+    })?;
+    if url.fragment().is_some() {
+        return Err(bad("the URL must not have a fragment (#…)"));
+    }
+    let mut check = url.clone();
+    check.set_query(None);
+    base_url(field, check.as_str())?;
+    Ok(url)
+}
+
+/// The parts of a credential URL that must never be shown: the whole URL and every path segment
+/// and query value long enough to be a token or signature.
+fn url_secrets(url: &Url) -> Vec<Secret> {
+    let mut out = vec![Secret(url.as_str().to_owned())];
+    let long = |s: &str| s.len() >= 12;
+    out.extend(
+        url.path_segments()
+            .into_iter()
+            .flatten()
+            .filter(|s| long(s))
+            .map(|s| Secret(s.to_owned())),
+    );
+    out.extend(
+        url.query_pairs()
+            .filter(|(_, v)| long(v))
+            .map(|(_, v)| Secret(v.into_owned())),
+    );
+    out
+}
+
+/// The first line of a plain-text error body (Slack webhooks answer `no_service`), shortened.
+fn body_line(reply: &Reply) -> Option<String> {
+    let line = reply.body.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if line.starts_with('<') {
+        return None; // an HTML error page says nothing useful
+    }
+    Some(line.chars().take(200).collect())
 }
 
 /// `base` joined with a relative API path such as `api/v1/statuses`.
@@ -460,6 +674,9 @@ fn describe(err: &reqwest::Error) -> String {
 fn scrub(text: &str, secrets: &[&Secret]) -> String {
     const MAX: usize = 400;
     let mut text = text.to_owned();
+    // Longest first, so that a URL goes as a whole before its token part.
+    let mut secrets = secrets.to_vec();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
     for secret in secrets {
         if secret.0.len() >= 4 {
             text = text.replace(&secret.0, "***");
@@ -568,6 +785,45 @@ mod tests {
         assert!(base_url("f", "https://user:pw@example.org").is_err());
         assert!(base_url("f", "https://example.org/?token=abc").is_err());
         assert!(base_url("f", "mastodon.social").is_err());
+    }
+
+    #[test]
+    fn webhook_urls_keep_their_query_and_hide_their_parts() {
+        let secret = Secret::new(
+            "https://prod-01.westeurope.logic.azure.com/workflows/0f1e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIGNATURE-0123456789",
+        );
+        let url = webhook_url("webhook_url_env", &secret).unwrap();
+        assert_eq!(
+            url.query(),
+            Some("api-version=2016-06-01&sig=SIGNATURE-0123456789")
+        );
+        let secrets = url_secrets(&url);
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let shown = scrub(
+            &format!("error sending request for {url} (sig SIGNATURE-0123456789)"),
+            &refs,
+        );
+        assert_eq!(shown, "error sending request for *** (sig ***)");
+        let discord = webhook_url(
+            "f",
+            &Secret::new("https://discord.com/api/webhooks/1180000000000000001/TOKEN-abcdefghijkl"),
+        )
+        .unwrap();
+        let secrets = url_secrets(&discord);
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        assert_eq!(
+            scrub("bad token TOKEN-abcdefghijkl", &refs),
+            "bad token ***"
+        );
+        for bad in [
+            "http://discord.com/api/webhooks/1/TOKEN",
+            "https://user:pw@discord.com/api/webhooks/1/TOKEN",
+            "https://discord.com/api/webhooks/1/TOKEN#x",
+            "discord.com/api/webhooks/1/TOKEN",
+        ] {
+            let err = webhook_url("webhook_url_env", &Secret::new(bad)).unwrap_err();
+            assert!(!err.to_string().contains("TOKEN"), "{err}");
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn post<'a>(key: &'a str, text: &'a str) -> Outgoing<'a> {
         language: "de",
         reply_to: None,
         root: None,
+        thread_title: None,
         facets: Vec::new(),
         in_doubt: false,
     }

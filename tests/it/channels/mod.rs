@@ -4,6 +4,10 @@ pub mod common;
 
 pub mod bluesky;
 mod config;
+pub mod discord;
 mod mastodon;
 mod retry;
+pub mod slack;
+mod teams;
+pub mod telegram;
 pub mod x;
