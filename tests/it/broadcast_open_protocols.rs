@@ -102,8 +102,16 @@ async fn matrix_and_webhook_follow_an_incident_across_runs() {
 
     let first = run(&repo, "2026-11-23T10:00:00Z", &["broadcast"]).await;
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
-    assert!(first.stdout.contains("ops-room: 1 sent, 0 failed"), "{}", first.stdout);
-    assert!(first.stdout.contains("hooks: 1 sent, 0 failed"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("ops-room: 1 sent, 0 failed"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("hooks: 1 sent, 0 failed"),
+        "{}",
+        first.stdout
+    );
     let again = run(&repo, "2026-11-23T10:05:00Z", &["broadcast"]).await;
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert_eq!(fake_hs.state().events.len(), 1, "nothing twice");
@@ -206,7 +214,10 @@ async fn in_doubt_posts_are_resent_with_the_same_ids_on_matrix_and_webhook() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(last(&repo, &format!("{KEY}#0/ops-room"))["state"], "sending");
+    assert_eq!(
+        last(&repo, &format!("{KEY}#0/ops-room"))["state"],
+        "sending"
+    );
     assert_eq!(last(&repo, &format!("{KEY}#0/hooks"))["state"], "sending");
 
     let next = run(&repo, "2026-11-23T10:02:00Z", &["broadcast"]).await;
@@ -265,7 +276,11 @@ async fn email_threads_across_runs_and_an_in_doubt_message_is_not_resent() {
     // E-mail has no idempotency: in doubt, not re-sent; a person settles it.
     let next = run(&repo, "2026-11-23T10:02:00Z", &["broadcast"]).await;
     assert_eq!(next.code, 1, "{}", next.stdout);
-    assert!(next.stdout.contains("mail: 0 sent, 0 failed, 1 in doubt"), "{}", next.stdout);
+    assert!(
+        next.stdout.contains("mail: 0 sent, 0 failed, 1 in doubt"),
+        "{}",
+        next.stdout
+    );
     assert!(
         next.stdout
             .contains(&format!("statuscast ledger resolve {key0} sent")),
@@ -273,12 +288,19 @@ async fn email_threads_across_runs_and_an_in_doubt_message_is_not_resent() {
         next.stdout
     );
     assert_eq!(sink.count(), 1);
-    let resolved = run(&repo, "2026-11-23T10:03:00Z", &["ledger", "resolve", &key0, "sent"]).await;
+    let resolved = run(
+        &repo,
+        "2026-11-23T10:03:00Z",
+        &["ledger", "resolve", &key0, "sent"],
+    )
+    .await;
     assert_eq!(resolved.code, 0, "{}", resolved.stderr);
 
     // The follow-up has no parent id (it was settled by hand): it starts its own thread. To see
     // threading, send a third update with the second known.
-    let yaml = repo.read("statuscast.yaml").replace(", slow@acme.example", "");
+    let yaml = repo
+        .read("statuscast.yaml")
+        .replace(", slow@acme.example", "");
     repo.write("statuscast.yaml", yaml);
     let incident = repo.read(INCIDENT) + "\n## 2026-11-23 05:40 resolved\nFixed.\n";
     repo.write(INCIDENT, incident);
@@ -288,7 +310,10 @@ async fn email_threads_across_runs_and_an_in_doubt_message_is_not_resent() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     let (second, third) = (sink.message(2), sink.message(3));
     let h = |m: &Value, k: &str| m["headers"][k].as_str().map(str::to_owned);
-    assert_eq!(h(&first, "Subject").as_deref(), Some("[Acme Cloud Status] API errors"));
+    assert_eq!(
+        h(&first, "Subject").as_deref(),
+        Some("[Acme Cloud Status] API errors")
+    );
     assert_eq!(h(&third, "Subject"), h(&first, "Subject"));
     assert_eq!(h(&second, "In-Reply-To"), None);
     assert_eq!(
@@ -308,4 +333,41 @@ async fn email_threads_across_runs_and_an_in_doubt_message_is_not_resent() {
         "{third}"
     );
     assert_eq!(sink.count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_resends_an_in_doubt_post_only_while_the_server_keeps_its_transaction_id() {
+    let (hs, fake_hs) = homeserver().await;
+    let (rx, fake_rx) = receiver().await;
+    let repo = repo(&(matrix_channel(&hs) + &webhook_channel(&rx)));
+    // A run died while sending the first update, 25 hours ago for Matrix (Synapse has forgotten
+    // the transaction id after 24 h) and just as long for the webhook (receivers deduplicate).
+    let sending = |channel: &str| {
+        format!(
+            "{{\"key\":\"{KEY}#0/{channel}\",\"state\":\"sending\",\"at\":\"2026-11-23T10:00:00Z\"}}\n"
+        )
+    };
+    repo.write(
+        ".statuscast/ledger.jsonl",
+        sending("ops-room") + &sending("hooks"),
+    );
+    let out = run(&repo, "2026-11-24T11:00:00Z", &["broadcast"]).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("ops-room: 0 sent, 0 failed, 1 in doubt"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        fake_hs.state().send_txns.is_empty(),
+        "not re-sent after 24 h"
+    );
+    assert_eq!(fake_rx.state().events.len(), 1, "the webhook is re-sent");
+    // 23 hours later it would have been re-sent with the same transaction id.
+    let repo2 = crate::broadcast_open_protocols::repo(&matrix_channel(&hs));
+    repo2.write(".statuscast/ledger.jsonl", sending("ops-room"));
+    let out = run(&repo2, "2026-11-24T09:00:00Z", &["broadcast"]).await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(fake_hs.state().events.len(), 1);
 }

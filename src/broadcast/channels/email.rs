@@ -277,7 +277,10 @@ impl EmailClient {
     pub async fn check(&self) -> Result<String, SendError> {
         let mut conn = self.connect().await?;
         let noop = self
-            .step(Phase::Before, conn.command(lettre::transport::smtp::commands::Noop))
+            .step(
+                Phase::Before,
+                conn.command(lettre::transport::smtp::commands::Noop),
+            )
             .await;
         let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
         noop?;
@@ -326,9 +329,12 @@ impl EmailClient {
         let from = Mail::new(envelope.from().cloned(), options);
         self.step(Phase::Before, conn.command(from)).await?;
         for rcpt in envelope.to() {
-            self.step(Phase::Before, conn.command(Rcpt::new(rcpt.clone(), Vec::new())))
-                .await
-                .map_err(|e| with_recipient(e, rcpt))?;
+            self.step(
+                Phase::Before,
+                conn.command(Rcpt::new(rcpt.clone(), Vec::new())),
+            )
+            .await
+            .map_err(|e| with_recipient(e, rcpt))?;
         }
         self.step(Phase::Before, conn.command(Data)).await?;
         self.step(Phase::Transfer, conn.message(bytes)).await?;
@@ -426,11 +432,7 @@ impl EmailClient {
     }
 
     fn classify(&self, e: &lettre::transport::smtp::Error, phase: Phase) -> SendError {
-        let secrets: Vec<&Secret> = self
-            .login
-            .iter()
-            .flat_map(|(u, p)| [u, p])
-            .collect();
+        let secrets: Vec<&Secret> = self.login.iter().flat_map(|(u, p)| [u, p]).collect();
         let text = scrub(&describe(e), &secrets);
         if let Some(code) = e.status() {
             let message = format!("SMTP {text}");
@@ -497,13 +499,15 @@ impl Header for AutoSubmitted {
 
 /// A mailbox from the config (`Name <user@example.org>` or `user@example.org`).
 fn mailbox(field: &'static str, raw: &str) -> Result<Mailbox, ConfigError> {
-    raw.trim().parse::<Mailbox>().map_err(|e| ConfigError::Invalid {
-        field,
-        reason: format!(
-            "{raw:?} is not an e-mail address ({e}); write user@example.org or \
+    raw.trim()
+        .parse::<Mailbox>()
+        .map_err(|e| ConfigError::Invalid {
+            field,
+            reason: format!(
+                "{raw:?} is not an e-mail address ({e}); write user@example.org or \
              \"Name <user@example.org>\""
-        ),
-    })
+            ),
+        })
 }
 
 /// An SMTP error and its causes, e.g. `550 5.1.1 <x@example.org>: user unknown`.
@@ -600,7 +604,10 @@ mod tests {
         let c = client(&cfg(EmailTls::None, "127.0.0.1")).unwrap();
         assert_eq!((c.tls, c.port), (EmailTls::None, 25));
         let err = client(&cfg(EmailTls::None, "smtp.example.org")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { field: "tls", .. }), "{err}");
+        assert!(
+            matches!(err, ConfigError::Invalid { field: "tls", .. }),
+            "{err}"
+        );
         let mut with_port = cfg(EmailTls::Tls, "smtp.example.org");
         with_port.port = Some(2465);
         assert_eq!(client(&with_port).unwrap().port, 2465);
@@ -649,7 +656,10 @@ mod tests {
             client(&c).unwrap_err(),
             ConfigError::Invalid { field: "to", .. }
         ));
-        let debug = format!("{:?}", client(&cfg(EmailTls::Tls, "smtp.example.org")).unwrap());
+        let debug = format!(
+            "{:?}",
+            client(&cfg(EmailTls::Tls, "smtp.example.org")).unwrap()
+        );
         assert!(!debug.contains("pw-SECRET-123"), "{debug}");
     }
 
@@ -659,7 +669,10 @@ mod tests {
         let id = c.message_id("2026-11-20-mobilfunk#0/mail");
         assert_eq!(id, c.message_id("2026-11-20-mobilfunk#0/mail"));
         assert_ne!(id, c.message_id("2026-11-20-mobilfunk#1/mail"));
-        assert!(id.starts_with('<') && id.ends_with("@fernwerk.example>"), "{id}");
+        assert!(
+            id.starts_with('<') && id.ends_with("@fernwerk.example>"),
+            "{id}"
+        );
         assert_eq!(id.len(), 1 + 32 + 1 + "fernwerk.example".len() + 1);
     }
 

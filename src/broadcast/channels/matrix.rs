@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use super::{
     ClientOptions, ConfigError, Outgoing, Remote, Reply, Secret, SendError, base_url,
-    classify_status, endpoint, execute, http_client, json_str, retry_after, scrub,
-    secret_from_env, sha256_hex, text_to_html, transport_error,
+    classify_status, endpoint, execute, http_client, json_str, retry_after, scrub, secret_from_env,
+    sha256_hex, text_to_html, transport_error,
 };
 
 /// `type: matrix`
@@ -61,7 +61,9 @@ impl MatrixClient {
     ) -> Result<MatrixClient, ConfigError> {
         let room = cfg.room.trim().to_owned();
         let valid = matches!(room.chars().next(), Some('!' | '#'))
-            && room.split_once(':').is_some_and(|(l, s)| l.len() > 1 && !s.is_empty());
+            && room
+                .split_once(':')
+                .is_some_and(|(l, s)| l.len() > 1 && !s.is_empty());
         if !valid {
             return Err(ConfigError::Invalid {
                 field: "room",
@@ -123,9 +125,7 @@ impl MatrixClient {
             utf8_percent_encode(&room_id, SEGMENT),
             Self::transaction_id(post.key)
         );
-        let req = self
-            .request(Method::PUT, &path)
-            .json(&Self::content(post));
+        let req = self.request(Method::PUT, &path).json(&Self::content(post));
         let reply = execute(req)
             .await
             .map_err(|e| transport_error(&e, true, &[&self.token]))?;
@@ -314,7 +314,8 @@ mod tests {
 
     #[test]
     fn first_post_has_no_relation_and_follow_ups_thread_on_the_root() {
-        let first = MatrixClient::content(&post("k#0/m", "Störung <API> & mehr: https://s.example/i/"));
+        let first =
+            MatrixClient::content(&post("k#0/m", "Störung <API> & mehr: https://s.example/i/"));
         assert_eq!(first["msgtype"], "m.text");
         assert_eq!(first["format"], "org.matrix.custom.html");
         assert_eq!(
@@ -366,7 +367,10 @@ mod tests {
         assert!(MatrixClient::from_config(&cfg("#status:example.org"), &env, &opts).is_ok());
         for bad in ["status", "!abc", "@user:example.org", "#:example.org"] {
             let err = MatrixClient::from_config(&cfg(bad), &env, &opts).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { field: "room", .. }), "{bad}");
+            assert!(
+                matches!(err, ConfigError::Invalid { field: "room", .. }),
+                "{bad}"
+            );
         }
     }
 }

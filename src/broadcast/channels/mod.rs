@@ -576,7 +576,11 @@ fn text_to_html(text: &str) -> String {
         }
         let url = escape_html(&text[start..end]);
         html.push_str(&escape_html(&text[at..start]));
-        html.push_str(&format!("<a href=\"{url}\">{url}</a>"));
+        html.push_str("<a href=\"");
+        html.push_str(&url);
+        html.push_str("\">");
+        html.push_str(&url);
+        html.push_str("</a>");
         at = end;
     }
     html.push_str(&escape_html(&text[at..]));

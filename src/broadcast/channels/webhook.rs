@@ -263,7 +263,11 @@ fn endpoint_url(raw: &str) -> Result<Url, ConfigError> {
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(host) => {}
-        "http" => return Err(bad("plain http would send the posts unencrypted; use https://")),
+        "http" => {
+            return Err(bad(
+                "plain http would send the posts unencrypted; use https://",
+            ));
+        }
         _ => return Err(bad("only https:// URLs are supported")),
     }
     if host.is_empty() {
@@ -302,7 +306,10 @@ mod tests {
     #[test]
     fn secrets_are_whsec_base64_of_24_to_64_bytes() {
         let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
-        assert_eq!(decode_secret(&format!("whsec_{}", b64(32))).unwrap().len(), 32);
+        assert_eq!(
+            decode_secret(&format!("whsec_{}", b64(32))).unwrap().len(),
+            32
+        );
         assert_eq!(decode_secret(&b64(24)).unwrap().len(), 24);
         assert!(decode_secret(&format!("whsec_{}", b64(16))).is_err());
         assert!(decode_secret(&format!("whsec_{}", b64(65))).is_err());

@@ -1,4 +1,4 @@
-//! E-mail against a real SMTP server: Python's aiosmtpd on 127.0.0.1 (tests/python/smtp_sink.py),
+//! E-mail against a real SMTP server: Python's aiosmtpd on 127.0.0.1 (`tests/python/smtp_sink.py`),
 //! which requires a login, refuses or delays on request, and writes every accepted message with
 //! what Python's own e-mail parser reads from it.
 //!
@@ -20,7 +20,7 @@ use ch::{IncidentMeta, PostMeta};
 pub(crate) const USER: &str = "status@fernwerk.example";
 pub(crate) const PASSWORD: &str = "smtp-SECRET-pw-4711";
 
-/// A running smtp_sink.py; killed when dropped (also when a test fails).
+/// A running `smtp_sink.py`; killed when dropped (also when a test fails).
 pub(crate) struct SmtpSink {
     child: Child,
     pub(crate) port: u16,
@@ -237,9 +237,15 @@ async fn one_incident_becomes_one_thread_of_multipart_messages() {
     assert_eq!(first["content_type"], "multipart/alternative");
     assert_eq!(first["defects"], serde_json::json!([]));
     let plain = part(&first, "text/plain");
-    assert_eq!(plain["content"].as_str().unwrap().replace("\r\n", "\n"), format!("{text}\n"));
+    assert_eq!(
+        plain["content"].as_str().unwrap().replace("\r\n", "\n"),
+        format!("{text}\n")
+    );
     assert_eq!(plain["charset"], "utf-8");
-    let html = part(&first, "text/html")["content"].as_str().unwrap().to_owned();
+    let html = part(&first, "text/html")["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
         html.contains("[Störung] Mobilfunk &amp; SMS – Hamburg: SMS &lt;verzögert&gt;. <a href=\"https://status.fernwerk.example/incidents/2026-11-23-mobilfunk/\">"),
         "{html}"
@@ -287,11 +293,18 @@ async fn refusals_are_classified_by_their_smtp_code() {
         return;
     };
     // 550 for one recipient: rejected, naming the address; nothing is sent to the others.
-    let err = client(&sink, "to: [ok@fernwerk.example, unknown@fernwerk.example]\n")
-        .send(&post("r#0/mail", "x"))
-        .await
-        .unwrap_err();
-    let SendError::Rejected { status: 550, message } = &err else {
+    let err = client(
+        &sink,
+        "to: [ok@fernwerk.example, unknown@fernwerk.example]\n",
+    )
+    .send(&post("r#0/mail", "x"))
+    .await
+    .unwrap_err();
+    let SendError::Rejected {
+        status: 550,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.contains("User unknown"), "{message}");
@@ -315,7 +328,11 @@ async fn refusals_are_classified_by_their_smtp_code() {
     .send(&post("r#2/mail", "x"))
     .await
     .unwrap_err();
-    let SendError::Rejected { status: 535, message } = &err else {
+    let SendError::Rejected {
+        status: 535,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.contains("SMTP_USER and SMTP_PASSWORD"), "{message}");

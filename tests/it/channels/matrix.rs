@@ -26,7 +26,7 @@ pub(crate) struct Homeserver {
     /// Every accepted send request's transaction id, repeats included.
     pub(crate) send_txns: Vec<String>,
     pub(crate) alias_lookups: u32,
-    /// The account has joined the room (else 403 M_FORBIDDEN).
+    /// The account has joined the room (else 403 `M_FORBIDDEN`).
     pub(crate) joined: bool,
     /// Answers for the next send requests, after authentication.
     pub(crate) queued: VecDeque<ResponseTemplate>,
@@ -53,7 +53,13 @@ impl FakeHomeserver {
         self.state().events[i].0.clone()
     }
 
-    fn send(s: &mut Homeserver, token: &str, room: &str, txn: &str, body: &[u8]) -> ResponseTemplate {
+    fn send(
+        s: &mut Homeserver,
+        token: &str,
+        room: &str,
+        txn: &str,
+        body: &[u8],
+    ) -> ResponseTemplate {
         if room != ROOM {
             return matrix_error(404, "M_NOT_FOUND", "Unknown room");
         }
@@ -92,7 +98,7 @@ impl FakeHomeserver {
             // A thread root must exist and must not itself be part of a relation.
             match exists(&rel["event_id"]) {
                 None => return matrix_error(400, "M_UNKNOWN", "thread root not found"),
-                Some((_, root)) if root.get("m.relates_to").is_some() => {
+                Some((_, thread_root)) if thread_root.get("m.relates_to").is_some() => {
                     return matrix_error(
                         400,
                         "M_UNKNOWN",
@@ -200,7 +206,7 @@ async fn posts_a_text_message_with_html_into_the_room() {
     assert_eq!(remote.id, hs.event_id(0));
     assert_eq!(
         remote.url.as_deref(),
-        Some(format!("https://matrix.to/#/%21kX9fQ2%3Afernwerk.example/%24ev0-00000000").as_str())
+        Some("https://matrix.to/#/%21kX9fQ2%3Afernwerk.example/%24ev0-00000000")
     );
     let content = &hs.contents()[0];
     assert_eq!(content["body"], text);
@@ -235,7 +241,11 @@ async fn a_resent_transaction_id_returns_the_first_event_not_a_second() {
         .await
         .unwrap();
     assert_eq!(first.id, second.id);
-    assert_eq!(hs.state().events.len(), 1, "one event for one transaction id");
+    assert_eq!(
+        hs.state().events.len(),
+        1,
+        "one event for one transaction id"
+    );
     assert_eq!(sleeper.slept().len(), 1);
     // Another post gets another transaction id.
     c.send(&post("inc#1/matrix", "Update")).await.unwrap();
@@ -274,7 +284,10 @@ async fn follow_ups_thread_on_the_first_post_with_a_reply_fallback() {
     p.reply_to = Some(&second);
     p.root = Some(&second);
     let err = c.send(&p).await.unwrap_err();
-    assert!(matches!(err, SendError::Rejected { status: 400, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::Rejected { status: 400, .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -285,11 +298,20 @@ async fn an_alias_is_resolved_once_per_client() {
     c.send(&post("a#1/matrix", "zwei")).await.unwrap();
     assert_eq!(hs.state().alias_lookups, 1);
     assert_eq!(hs.state().events.len(), 2);
-    let err = client_for(&server, "#nope:fernwerk.example", TOKEN, Duration::from_secs(5))
-        .send(&post("a#2/matrix", "drei"))
-        .await
-        .unwrap_err();
-    let SendError::Rejected { status: 404, message } = &err else {
+    let err = client_for(
+        &server,
+        "#nope:fernwerk.example",
+        TOKEN,
+        Duration::from_secs(5),
+    )
+    .send(&post("a#2/matrix", "drei"))
+    .await
+    .unwrap_err();
+    let SendError::Rejected {
+        status: 404,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.contains("#nope:fernwerk.example"), "{message}");
@@ -298,11 +320,11 @@ async fn an_alias_is_resolved_once_per_client() {
 #[tokio::test]
 async fn limit_exceeded_waits_retry_after_ms() {
     let (server, hs) = homeserver().await;
-    hs.state().queued.push_back(
-        ResponseTemplate::new(429).set_body_json(json!({
+    hs.state()
+        .queued
+        .push_back(ResponseTemplate::new(429).set_body_json(json!({
             "errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests", "retry_after_ms": 2500
-        })),
-    );
+        })));
     let c = client(&server);
     let sleeper = FakeSleeper::default();
     let remote = send_with_retry(&c, &post("r#0/matrix", "x"), DEFAULT_BUDGET, &sleeper)
@@ -311,7 +333,11 @@ async fn limit_exceeded_waits_retry_after_ms() {
     assert!(remote.id.starts_with('$'));
     let slept = sleeper.slept();
     assert_eq!(slept.len(), 1);
-    assert_about(slept[0], Duration::from_millis(2750), Duration::from_millis(260));
+    assert_about(
+        slept[0],
+        Duration::from_millis(2750),
+        Duration::from_millis(260),
+    );
 
     // Without retrying: the error carries the wait.
     hs.state().queued.push_back(
@@ -331,7 +357,11 @@ async fn a_bad_token_or_a_foreign_room_is_rejected_without_leaking_the_token() {
         .send(&post("t#0/matrix", "x"))
         .await
         .unwrap_err();
-    let SendError::Rejected { status: 401, message } = &err else {
+    let SendError::Rejected {
+        status: 401,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.starts_with("M_UNKNOWN_TOKEN"), "{message}");
@@ -343,7 +373,11 @@ async fn a_bad_token_or_a_foreign_room_is_rejected_without_leaking_the_token() {
         .send(&post("t#0/matrix", "x"))
         .await
         .unwrap_err();
-    let SendError::Rejected { status: 403, message } = &err else {
+    let SendError::Rejected {
+        status: 403,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.starts_with("M_FORBIDDEN"), "{message}");
@@ -375,5 +409,8 @@ async fn a_timeout_is_retried_because_the_transaction_id_makes_it_safe() {
     );
     let c = client_for(&server, ROOM, TOKEN, Duration::from_millis(200));
     let err = c.send(&post("slow#0/matrix", "x")).await.unwrap_err();
-    assert!(matches!(err, SendError::Retry { after: None, .. }), "{err:?}");
+    assert!(
+        matches!(err, SendError::Retry { after: None, .. }),
+        "{err:?}"
+    );
 }

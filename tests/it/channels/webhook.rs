@@ -20,14 +20,17 @@ use ch::{ComponentMeta, IncidentMeta, PostMeta, UpdateMeta};
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwHt5JgdS+t3E=";
 const TOLERANCE: i64 = 5 * 60;
 
+/// Header names and values of a request.
+pub(crate) type Headers = Vec<(String, String)>;
+
 #[derive(Default)]
 pub(crate) struct Receiver {
     /// Verified deliveries: (webhook-id, body), repeats included.
     pub(crate) deliveries: Vec<(String, Value)>,
     /// Distinct events, as a receiver that deduplicates by webhook-id processes them.
     pub(crate) events: Vec<Value>,
-    /// Raw requests, verified or not: (headers, body).
-    pub(crate) raw: Vec<(Vec<(String, String)>, Vec<u8>)>,
+    /// Raw requests, verified or not.
+    pub(crate) raw: Vec<(Headers, Vec<u8>)>,
     pub(crate) queued: VecDeque<ResponseTemplate>,
 }
 
@@ -105,7 +108,10 @@ impl Respond for FakeReceiver {
             .collect();
         let mut s = self.state();
         s.raw.push((headers.clone(), req.body.clone()));
-        if req.headers.get("content-type").and_then(|v| v.to_str().ok())
+        if req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
             != Some("application/json")
         {
             return ResponseTemplate::new(415);
@@ -192,7 +198,10 @@ async fn delivers_a_signed_event_with_incident_update_components_and_permalink()
         url: None,
         cid: None,
     };
-    let mut p = post("2026-11-23-mobilfunk#1/hooks", "[Update] Mobilfunk Hamburg: Ursache gefunden.");
+    let mut p = post(
+        "2026-11-23-mobilfunk#1/hooks",
+        "[Update] Mobilfunk Hamburg: Ursache gefunden.",
+    );
     p.meta = Some(&m);
     p.reply_to = Some(&parent);
     let remote = client(&server).send(&p).await.unwrap();
@@ -269,7 +278,11 @@ async fn the_receiver_rejects_tampered_bodies_stale_timestamps_and_wrong_secrets
         .send(&post("t#1/hooks", "x"))
         .await
         .unwrap_err();
-    let SendError::Rejected { status: 401, message } = &err else {
+    let SendError::Rejected {
+        status: 401,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert!(message.contains("no matching signature"), "{message}");
@@ -282,15 +295,19 @@ async fn the_receiver_rejects_tampered_bodies_stale_timestamps_and_wrong_secrets
 async fn retries_carry_the_same_webhook_id_so_the_receiver_processes_it_once() {
     let (server, rx) = receiver().await;
     // The receiver processed the event but its proxy answered 503.
-    rx.state().queued.push_back(
-        ResponseTemplate::new(503).insert_header("Retry-After", "3"),
-    );
+    rx.state()
+        .queued
+        .push_back(ResponseTemplate::new(503).insert_header("Retry-After", "3"));
     let c = client(&server);
     let sleeper = FakeSleeper::default();
     send_with_retry(&c, &post("r#0/hooks", "x"), DEFAULT_BUDGET, &sleeper)
         .await
         .unwrap();
-    assert_about(sleeper.slept()[0], Duration::from_millis(3250), Duration::from_millis(260));
+    assert_about(
+        sleeper.slept()[0],
+        Duration::from_millis(3250),
+        Duration::from_millis(260),
+    );
     // A later run re-sends the in-doubt post: same id again.
     let mut again = post("r#0/hooks", "x");
     again.in_doubt = true;
@@ -299,13 +316,7 @@ async fn retries_carry_the_same_webhook_id_so_the_receiver_processes_it_once() {
     let ids: Vec<String> = s
         .raw
         .iter()
-        .map(|(h, _)| {
-            h.iter()
-                .find(|(k, _)| k == "webhook-id")
-                .unwrap()
-                .1
-                .clone()
-        })
+        .map(|(h, _)| h.iter().find(|(k, _)| k == "webhook-id").unwrap().1.clone())
         .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.iter().all(|i| *i == ids[0]));
@@ -342,7 +353,10 @@ async fn gone_and_redirects_are_not_retried_and_429_is() {
 async fn check_sends_a_signed_ping() {
     let (server, rx) = receiver().await;
     let account = client(&server).check().await.unwrap();
-    assert_eq!(account, "http://127.0.0.1 (a signed statuscast.ping was accepted)");
+    assert_eq!(
+        account,
+        "http://127.0.0.1 (a signed statuscast.ping was accepted)"
+    );
     let s = rx.state();
     assert_eq!(s.events[0]["type"], "statuscast.ping");
 }
