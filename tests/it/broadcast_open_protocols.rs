@@ -371,3 +371,88 @@ async fn matrix_resends_an_in_doubt_post_only_while_the_server_keeps_its_transac
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(fake_hs.state().events.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_check_signs_in_everywhere_and_check_refuses_a_secret_in_the_file() {
+    let (hs, _fake_hs) = homeserver().await;
+    let (rx, fake_rx) = receiver().await;
+    let sink = SmtpSink::start();
+    let mut channels = matrix_channel(&hs) + &webhook_channel(&rx);
+    if let Some(sink) = &sink {
+        channels += &email_channel(sink, "customers@acme.example");
+    }
+    let repo = repo(&channels);
+    let out = run(&repo, "2026-11-23T10:00:00Z", &["channels", "check"]).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "✓ ops-room (matrix): signed in as {} in {} ({})",
+            matrix::USER,
+            matrix::ALIAS,
+            matrix::ROOM
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("✓ hooks (webhook): signed in as http://127.0.0.1 (a signed statuscast.ping was accepted)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(fake_rx.state().events[0]["type"], "statuscast.ping");
+    if let Some(sink) = &sink {
+        assert!(
+            out.stdout.contains(&format!(
+                "✓ mail (email): signed in as {} at 127.0.0.1:{} (none)",
+                mail::USER,
+                sink.port
+            )),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(sink.count(), 0, "check sends no mail");
+    }
+
+    // The secret itself where its variable's name belongs: refused, and never echoed.
+    let yaml = repo.read("statuscast.yaml").replace(
+        "secret_env: WEBHOOK_SECRET",
+        &format!("secret_env: {}", webhook::SECRET),
+    );
+    repo.write("statuscast.yaml", yaml);
+    let out = run(&repo, "2026-11-23T10:00:00Z", &["check"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("secret_env must name an environment variable, not hold a value"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_settings_are_named_and_the_other_channels_still_post() {
+    let (hs, fake_hs) = homeserver().await;
+    let (rx, _fake_rx) = receiver().await;
+    // Plain SMTP to a remote host and an unknown alias.
+    let channels = matrix_channel(&hs).replace(matrix::ALIAS, "#gone:fernwerk.example")
+        + &webhook_channel(&rx)
+        + "    - { id: mail, type: email, host: smtp.acme.example, tls: none, from: status@acme.example, to: [a@acme.example] }\n";
+    let repo = repo(&channels);
+    let out = run(&repo, "2026-11-23T10:00:00Z", &["broadcast"]).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("`tls: none` would send the login and the messages unencrypted"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("the room alias #gone:fernwerk.example does not exist"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("hooks: 1 sent"), "{}", out.stdout);
+    assert!(fake_hs.state().events.is_empty());
+}

@@ -8,8 +8,8 @@
 //!   (the previous post) and `References` (the first and the previous post), and all messages of
 //!   an incident share one subject, so mail clients show one thread per incident.
 //! - SMTP offers no idempotency, and mail clients and lists deduplicate by `Message-ID` poorly, so
-//!   e-mail is treated like X: a failure before the message was transferred (connection, TLS,
-//!   login, a 4xx to `MAIL`/`RCPT`/`DATA`) is retried, a 4xx or 5xx reply after the transfer
+//!   e-mail is treated like X: a failure before the message was transferred (connection, TLS
+//!   handshake, a 4xx to `AUTH`/`MAIL`/`RCPT`/`DATA`) is retried, a 4xx or 5xx reply after the transfer
 //!   means the server did not take it, but a connection lost or a reply missing after the final
 //!   `.` is [`SendError::InDoubt`] and never re-sent automatically.
 
@@ -261,10 +261,15 @@ impl EmailClient {
         let envelope = message.envelope();
         let mut conn = self.connect().await?;
         let result = self.transaction(&mut conn, envelope, &bytes).await;
-        if result.is_ok() {
-            let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
-        } else {
-            let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+        match &result {
+            Ok(()) => {
+                let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+            }
+            // The server is not answering: closing the connection is all that is left.
+            Err(SendError::InDoubt { .. }) => drop(conn),
+            Err(_) => {
+                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+            }
         }
         result.map(|()| Remote {
             id: self.message_id(post.key),
@@ -448,16 +453,6 @@ impl EmailClient {
                 }
             };
         }
-        if e.is_tls() {
-            return SendError::Rejected {
-                status: 0,
-                message: format!(
-                    "TLS with {} failed: {text}; check `host` (it must match the server's \
-                     certificate) and `tls`",
-                    self.host
-                ),
-            };
-        }
         if e.is_client() {
             return SendError::Rejected {
                 status: 0,
@@ -510,22 +505,26 @@ fn mailbox(field: &'static str, raw: &str) -> Result<Mailbox, ConfigError> {
         })
 }
 
-/// An SMTP error and its causes, e.g. `550 5.1.1 <x@example.org>: user unknown`.
+/// An SMTP error in one line: `550 5.1.1 <x@example.org>: user unknown` for a reply, else the
+/// kind of failure and its innermost cause (lettre nests its own errors).
 fn describe(e: &lettre::transport::smtp::Error) -> String {
-    let mut text = match e.status() {
-        Some(code) => code.to_string(),
-        None => e.to_string(),
-    };
+    let mut deepest = None;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(if e.status().is_some() { " " } else { ": " });
-            text.push_str(&s_text);
-        }
+        deepest = Some(s.to_string());
         source = s.source();
     }
-    text
+    let deepest = deepest.filter(|d| !d.trim().is_empty());
+    match (e.status(), deepest) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        (Some(code), None) => code.to_string(),
+        (None, Some(text)) => {
+            let display = e.to_string();
+            let kind = display.split(": ").next().unwrap_or_default();
+            format!("{kind}: {text}")
+        }
+        (None, None) => e.to_string(),
+    }
 }
 
 /// Names the recipient in a refused `RCPT`.

@@ -348,7 +348,7 @@ async fn no_answer_after_the_message_is_in_doubt_but_before_it_is_retried() {
     let c = client_with(
         &sink.yaml("to: [slow@fernwerk.example]\n"),
         PASSWORD,
-        Duration::from_millis(1500),
+        Duration::from_millis(1000),
     );
     let err = c.send(&post("s#0/mail", "x")).await.unwrap_err();
     assert!(
@@ -373,7 +373,7 @@ async fn no_answer_after_the_message_is_in_doubt_but_before_it_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starttls_is_required_when_configured_and_check_logs_in() {
+async fn tls_is_required_when_configured_and_check_logs_in() {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
@@ -388,6 +388,18 @@ async fn starttls_is_required_when_configured_and_check_logs_in() {
         .unwrap_err();
     assert!(
         matches!(&err, SendError::Rejected { message, .. } if message.contains("does not offer STARTTLS")),
+        "{err:?}"
+    );
+    // `tls: tls` on a plain server: the TLS handshake fails before anything is sent.
+    let yaml = sink
+        .yaml("to: [a@fernwerk.example]\n")
+        .replace("tls: none", "tls: tls");
+    let err = client_with(&yaml, PASSWORD, Duration::from_secs(5))
+        .send(&post("t#1/mail", "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SendError::Retry { message, .. } if message.ends_with(": Connection error: received corrupt message of type InvalidContentType")),
         "{err:?}"
     );
     let account = client(&sink, "to: [a@fernwerk.example]\n")
