@@ -348,7 +348,7 @@ async fn no_answer_after_the_message_is_in_doubt_but_before_it_is_retried() {
     let c = client_with(
         &sink.yaml("to: [slow@fernwerk.example]\n"),
         PASSWORD,
-        Duration::from_millis(1000),
+        Duration::from_secs(1),
     );
     let err = c.send(&post("s#0/mail", "x")).await.unwrap_err();
     assert!(
