@@ -456,3 +456,44 @@ async fn unusable_settings_are_named_and_the_other_channels_still_post() {
     assert!(out.stdout.contains("hooks: 1 sent"), "{}", out.stdout);
     assert!(fake_hs.state().events.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_events_for_maintenance_and_recurring_posts() {
+    let (rx, fake_rx) = receiver().await;
+    let repo = repo(&webhook_channel(&rx));
+    std::fs::remove_file(repo.path(INCIDENT)).unwrap();
+    // Thursday 07:00–09:00 in New York (12:00Z–14:00Z); a weekly tip on Mondays 09:00.
+    repo.write(
+        "incidents/2026-11-26-db-upgrade.md",
+        "---\ntitle: Database upgrade\ncomponents: [storage, api]\nimpact: minor\nscheduled: { start: 2026-11-26 07:00, end: 2026-11-26 09:00 }\n---\n",
+    );
+    let yaml = repo.read("statuscast.yaml")
+        + "  recurring:\n    - { name: tip, cron: \"0 9 * * 1\", text: \"Tip: rotate your API keys.\" }\n";
+    repo.write("statuscast.yaml", yaml);
+    let out = run(&repo, "2026-11-23T14:00:30Z", &["broadcast"]).await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let mut events = fake_rx.state().events.clone();
+    events.sort_by_key(|e| e["type"].as_str().unwrap().to_owned());
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (announce, tip) = (&events[0], &events[1]);
+    assert_eq!(announce["type"], "maintenance.announce");
+    assert_eq!(announce["data"]["incident"]["maintenance"], true);
+    assert_eq!(announce["data"]["incident"]["status"], "scheduled");
+    assert_eq!(announce["data"]["update"], Value::Null);
+    assert_eq!(
+        announce["data"]["components"],
+        serde_json::json!([
+            { "id": "storage", "name": "Object Storage" },
+            { "id": "api", "name": "REST API" }
+        ])
+    );
+    assert_eq!(tip["type"], "recurring.post");
+    assert_eq!(tip["timestamp"], "2026-11-23T14:00:00Z");
+    assert_eq!(tip["data"]["incident"], Value::Null);
+    assert_eq!(tip["data"]["permalink"], Value::Null);
+    assert_eq!(tip["data"]["text"], "Tip: rotate your API keys.");
+    assert_eq!(
+        tip["data"]["key"],
+        "recurring/tip@2026-11-23T14:00:00Z/hooks"
+    );
+}

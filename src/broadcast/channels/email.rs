@@ -93,7 +93,8 @@ pub struct EmailClient {
     host: String,
     port: u16,
     tls: EmailTls,
-    login: Option<(Secret, Secret)>,
+    /// User name (not secret: usually the sender's address) and password.
+    login: Option<(String, Secret)>,
     env_names: String,
     from: Mailbox,
     to: Vec<Mailbox>,
@@ -137,7 +138,9 @@ impl EmailClient {
         }
         let login = match (&cfg.username_env, &cfg.password_env) {
             (Some(user), Some(password)) => Some((
-                secret_from_env("username_env", user, "SMTP_USERNAME", env)?,
+                secret_from_env("username_env", user, "SMTP_USERNAME", env)?
+                    .expose()
+                    .to_owned(),
                 secret_from_env("password_env", password, "SMTP_PASSWORD", env)?,
             )),
             (None, None) => None,
@@ -290,7 +293,7 @@ impl EmailClient {
         let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
         noop?;
         let who = match &self.login {
-            Some((user, _)) => user.expose().to_owned(),
+            Some((user, _)) => user.clone(),
             None => "no login".to_owned(),
         };
         Ok(format!(
@@ -382,8 +385,7 @@ impl EmailClient {
                 .await?;
         }
         if let Some((user, password)) = &self.login {
-            let credentials =
-                Credentials::new(user.expose().to_owned(), password.expose().to_owned());
+            let credentials = Credentials::new(user.clone(), password.expose().to_owned());
             let mechanisms = [Mechanism::Plain, Mechanism::Login];
             if let Err(e) = self
                 .step(Phase::Before, conn.auth(&mechanisms, &credentials))
@@ -437,7 +439,7 @@ impl EmailClient {
     }
 
     fn classify(&self, e: &lettre::transport::smtp::Error, phase: Phase) -> SendError {
-        let secrets: Vec<&Secret> = self.login.iter().flat_map(|(u, p)| [u, p]).collect();
+        let secrets: Vec<&Secret> = self.login.iter().map(|(_, p)| p).collect();
         let text = scrub(&describe(e), &secrets);
         if let Some(code) = e.status() {
             let message = format!("SMTP {text}");
