@@ -16,8 +16,7 @@
 use std::time::Duration;
 
 use lettre::Message;
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
@@ -25,9 +24,11 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClientOptions, ConfigError, Outgoing, Remote, Secret, SendError, escape_html, is_loopback,
-    scrub, secret_from_env, sha256_hex, text_to_html,
+    ClientOptions, ConfigError, Outgoing, Remote, Secret, SendError, is_loopback, scrub,
+    secret_from_env,
 };
+
+mod message;
 
 /// `type: email`
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -191,70 +192,17 @@ impl EmailClient {
 
     /// The `Message-ID` of a post: `<first 32 hex of SHA-256(post key, sender)@sender's domain>`.
     pub fn message_id(&self, post_key: &str) -> String {
-        let hash = sha256_hex(format!("{post_key}\n{}", self.from.email).as_bytes());
-        format!("<{}@{}>", &hash[..32], self.from.email.domain())
+        message::message_id(post_key, &self.from)
     }
 
-    /// The subject: `[site] incident title` for every post of an incident (one subject per
-    /// thread), `[site] first words` for posts that belong to no incident.
-    pub fn subject(post: &Outgoing<'_>) -> String {
-        let meta = post.meta;
-        let topic = match meta.and_then(|m| m.incident.as_ref()) {
-            Some(incident) => incident.title.clone(),
-            None => first_words(post.text, 70),
-        };
-        match meta.map(|m| m.site_title.trim()) {
-            Some(site) if !site.is_empty() => format!("[{site}] {topic}"),
-            _ => topic,
-        }
-    }
-
-    /// The complete message of a post (with a `Date` of the real clock).
+    /// The complete message of a post.
     pub fn message(&self, post: &Outgoing<'_>) -> Result<Message, SendError> {
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .subject(Self::subject(post))
-            .message_id(Some(self.message_id(post.key)))
-            .user_agent(self.user_agent.clone())
-            .header(AutoSubmitted);
-        for to in &self.to {
-            builder = builder.to(to.clone());
-        }
-        for bcc in &self.bcc {
-            builder = builder.bcc(bcc.clone());
-        }
-        if let Some(parent) = post.reply_to {
-            builder = builder.in_reply_to(parent.id.clone());
-            let references = match post.root {
-                Some(root) if root.id != parent.id => format!("{} {}", root.id, parent.id),
-                _ => parent.id.clone(),
-            };
-            builder = builder.references(references);
-        }
-        let html = format!(
-            "<!DOCTYPE html>\n<html lang=\"{}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n<p>{}</p>\n</body>\n</html>\n",
-            escape_html(post.language),
-            escape_html(&Self::subject(post)),
-            text_to_html(post.text)
-        );
-        builder
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(format!("{}\n", post.text)),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(html),
-                    ),
-            )
-            .map_err(|e| SendError::Rejected {
-                status: 0,
-                message: format!("cannot build the message: {e}"),
-            })
+        let addresses = message::Addresses {
+            from: &self.from,
+            to: &self.to,
+            bcc: &self.bcc,
+        };
+        message::build(post, &addresses, &self.user_agent)
     }
 
     /// Sends the post as one message; the remote id is its `Message-ID`.
@@ -476,24 +424,6 @@ impl EmailClient {
     }
 }
 
-/// `Auto-Submitted: auto-generated` (RFC 3834): vacation responders do not answer it.
-#[derive(Clone)]
-struct AutoSubmitted;
-
-impl Header for AutoSubmitted {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted)
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "auto-generated".to_owned())
-    }
-}
-
 /// A mailbox from the config (`Name <user@example.org>` or `user@example.org`).
 fn mailbox(field: &'static str, raw: &str) -> Result<Mailbox, ConfigError> {
     raw.trim()
@@ -542,28 +472,6 @@ fn with_recipient(err: SendError, rcpt: &lettre::Address) -> SendError {
         },
         other => other,
     }
-}
-
-/// The first words of a text, at most `max` characters, with `…` when cut.
-fn first_words(text: &str, max: usize) -> String {
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() <= max {
-        return text;
-    }
-    let mut out = String::new();
-    for word in text.split(' ') {
-        if out.chars().count() + word.chars().count() + 1 > max {
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    if out.is_empty() {
-        out = text.chars().take(max).collect();
-    }
-    out + "…"
 }
 
 #[cfg(test)]
@@ -662,25 +570,5 @@ mod tests {
             client(&cfg(EmailTls::Tls, "smtp.example.org")).unwrap()
         );
         assert!(!debug.contains("pw-SECRET-123"), "{debug}");
-    }
-
-    #[test]
-    fn message_ids_are_stable_per_post_and_sender() {
-        let c = client(&cfg(EmailTls::Tls, "smtp.example.org")).unwrap();
-        let id = c.message_id("2026-11-20-mobilfunk#0/mail");
-        assert_eq!(id, c.message_id("2026-11-20-mobilfunk#0/mail"));
-        assert_ne!(id, c.message_id("2026-11-20-mobilfunk#1/mail"));
-        assert!(
-            id.starts_with('<') && id.ends_with("@fernwerk.example>"),
-            "{id}"
-        );
-        assert_eq!(id.len(), 1 + 32 + 1 + "fernwerk.example".len() + 1);
-    }
-
-    #[test]
-    fn first_words_cut_at_a_word() {
-        assert_eq!(first_words("Kurz  und\nknapp", 70), "Kurz und knapp");
-        assert_eq!(first_words("eins zwei drei", 9), "eins zwei…");
-        assert_eq!(first_words("Donaudampfschifffahrt", 5), "Donau…");
     }
 }
