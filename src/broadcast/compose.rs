@@ -83,6 +83,20 @@ pub fn counting(entry: &ChannelEntry) -> Counting {
             max: crate::broadcast::channels::telegram::TEXT_MAX,
             name: "Telegram",
         },
+        // No tight limits: an event stays well under Matrix's 64 KiB with body and HTML; a
+        // webhook stays under the Standard Webhooks' recommended 20 kB.
+        ChannelConfig::Matrix(_) => Counting::Chars {
+            max: 4000,
+            name: "Matrix",
+        },
+        ChannelConfig::Webhook(_) => Counting::Chars {
+            max: 8000,
+            name: "webhook",
+        },
+        ChannelConfig::Email(_) => Counting::Chars {
+            max: 8000,
+            name: "e-mail",
+        },
     }
 }
 

@@ -122,7 +122,7 @@ impl BroadcastConfig {
 }
 
 impl ChannelEntry {
-    /// `x`, `mastodon`, `bluesky`, `slack`, `discord`, `teams` or `telegram`.
+    /// `x`, `mastodon`, `bluesky`, `slack`, `discord`, `teams`, `telegram`, `matrix`, `webhook` or `email`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self.service {
@@ -133,6 +133,9 @@ impl ChannelEntry {
             ChannelConfig::Discord(_) => "discord",
             ChannelConfig::Teams(_) => "teams",
             ChannelConfig::Telegram(_) => "telegram",
+            ChannelConfig::Matrix(_) => "matrix",
+            ChannelConfig::Webhook(_) => "webhook",
+            ChannelConfig::Email(_) => "email",
         }
     }
 

@@ -167,6 +167,7 @@ impl Runner<'_> {
                     thread_title: d.post.thread_title.as_deref(),
                     facets,
                     in_doubt,
+                    meta: Some(&d.post.meta),
                 };
                 if let Err(e) = self.record(entry(d.post, State::Sending, self.now, None, None)) {
                     summary.problems.push(e.to_string());

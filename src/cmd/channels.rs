@@ -31,8 +31,10 @@ pub fn check(global: &Global) -> Result<ExitCode> {
                 format!("✗ {} ({}): {e}", entry.id, entry.kind())
             }
             Ok(channel) => match runtime.block_on(channel.check()) {
-                // X, Mastodon and Bluesky name the account; the others say what they checked.
-                Ok(account) if matches!(channel.kind(), "x" | "mastodon" | "bluesky") => {
+                // X, Mastodon, Bluesky and Matrix name the account; the others say what they checked.
+                Ok(account)
+                    if matches!(channel.kind(), "x" | "mastodon" | "bluesky" | "matrix") =>
+                {
                     format!("✓ {} ({}): signed in as {account}", entry.id, entry.kind())
                 }
                 Ok(what) => format!("✓ {} ({}): {what}", entry.id, entry.kind()),

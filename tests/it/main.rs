@@ -3,6 +3,7 @@
 mod api;
 mod broadcast;
 mod broadcast_chat;
+mod broadcast_open_protocols;
 mod build;
 mod channels;
 mod errors;

@@ -3,8 +3,10 @@
 //! Each service speaks its real API: X (API v2, OAuth 1.0a user context), Mastodon (REST with a
 //! bearer token and `Idempotency-Key`), Bluesky (XRPC with a cached session and deterministic
 //! record keys), Slack (incoming webhook or `chat.postMessage`), Discord (webhook), Microsoft
-//! Teams (Workflows webhook) and Telegram (Bot API). The caller fits texts to each channel's
-//! length rules, keeps the ledger and decides what is due; this module only formats, sends and
+//! Teams (Workflows webhook), Telegram (Bot API), Matrix (client-server API, transaction ids from
+//! the post key), generic webhooks (Standard Webhooks signatures) and e-mail (SMTP via lettre).
+//! The caller fits texts to each channel's length rules, keeps the ledger and decides what is
+//! due; this module only formats, sends and
 //! classifies the outcome into [`SendError`].
 //!
 //! Secrets come from environment variables named in the config, live in [`Secret`] (whose
@@ -13,12 +15,21 @@
 
 pub mod bluesky;
 pub mod discord;
+pub mod email;
 pub mod mastodon;
+pub mod matrix;
+mod meta;
 pub mod retry;
 pub mod slack;
 pub mod teams;
 pub mod telegram;
+pub mod webhook;
 pub mod x;
+
+pub use email::{EmailConfig, EmailTls};
+pub use matrix::MatrixConfig;
+pub use meta::{ComponentMeta, IncidentMeta, PostMeta, UpdateMeta};
+pub use webhook::WebhookConfig;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -52,6 +63,9 @@ pub struct Outgoing<'a> {
     /// `Idempotency-Key`; Bluesky first looks the record up; X ignores it (the engine never
     /// re-sends an in-doubt X post automatically, see [`x`]).
     pub in_doubt: bool,
+    /// What the post is about, for channels that send structured data (webhook body, e-mail
+    /// subject). `None` in tests and for callers that have nothing to add.
+    pub meta: Option<&'a PostMeta>,
 }
 
 /// A post as the service knows it. For Bluesky `id` is the `at://` URI and `cid` is set. Slack
@@ -102,13 +116,16 @@ pub enum ChannelConfig {
     Discord(DiscordConfig),
     Teams(TeamsConfig),
     Telegram(TelegramConfig),
+    Matrix(MatrixConfig),
+    Webhook(WebhookConfig),
+    Email(EmailConfig),
 }
 
 impl ChannelConfig {
     /// Settings that cannot work together, found without the environment (for `check`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |reason: &str| {
-            Err(ConfigError::Invalid {
+            Err(ConfigError::Settings {
                 reason: reason.to_owned(),
             })
         };
@@ -343,8 +360,12 @@ pub enum ConfigError {
     },
     #[error("`{field}` is not a usable URL: {reason}")]
     BadUrl { field: &'static str, reason: String },
+    /// Settings that cannot work together.
     #[error("{reason}")]
-    Invalid { reason: String },
+    Settings { reason: String },
+    /// Any other unusable setting (an e-mail address, a signing secret's format, …).
+    #[error("`{field}` is not usable: {reason}")]
+    Invalid { field: &'static str, reason: String },
     #[error("could not set up the HTTP client: {0}")]
     Http(String),
 }
@@ -359,6 +380,9 @@ pub enum Channel {
     Discord(discord::DiscordClient),
     Teams(teams::TeamsClient),
     Telegram(telegram::TelegramClient),
+    Matrix(matrix::MatrixClient),
+    Webhook(webhook::WebhookClient),
+    Email(email::EmailClient),
 }
 
 impl Channel {
@@ -389,6 +413,15 @@ impl Channel {
             ChannelConfig::Telegram(c) => {
                 Channel::Telegram(telegram::TelegramClient::from_config(c, env, opts)?)
             }
+            ChannelConfig::Matrix(c) => {
+                Channel::Matrix(matrix::MatrixClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Webhook(c) => {
+                Channel::Webhook(webhook::WebhookClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Email(c) => {
+                Channel::Email(email::EmailClient::from_config(c, env, opts)?)
+            }
         })
     }
 
@@ -402,6 +435,9 @@ impl Channel {
             Channel::Discord(c) => c.send(post).await,
             Channel::Teams(c) => c.send(post).await,
             Channel::Telegram(c) => c.send(post).await,
+            Channel::Matrix(c) => c.send(post).await,
+            Channel::Webhook(c) => c.send(post).await,
+            Channel::Email(c) => c.send(post).await,
         }
     }
 
@@ -416,10 +452,13 @@ impl Channel {
             Channel::Discord(c) => c.check().await,
             Channel::Teams(c) => c.check().await,
             Channel::Telegram(c) => c.check().await,
+            Channel::Matrix(c) => c.check().await,
+            Channel::Webhook(c) => c.check().await,
+            Channel::Email(c) => c.check().await,
         }
     }
 
-    /// `x`, `mastodon`, `bluesky`, `slack`, `discord`, `teams` or `telegram`.
+    /// The channel type, as written in `type:`.
     pub fn kind(&self) -> &'static str {
         match self {
             Channel::X(_) => "x",
@@ -429,14 +468,21 @@ impl Channel {
             Channel::Discord(_) => "discord",
             Channel::Teams(_) => "teams",
             Channel::Telegram(_) => "telegram",
+            Channel::Matrix(_) => "matrix",
+            Channel::Webhook(_) => "webhook",
+            Channel::Email(_) => "email",
         }
     }
 
     /// Whether re-sending a post whose earlier attempt may have reached the server is safe
-    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key). False for X,
-    /// Slack, Discord, Teams and Telegram, which offer no idempotency key.
+    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key; Matrix: same
+    /// transaction id; webhook: same `webhook-id`, which receivers deduplicate). False for X,
+    /// e-mail, Slack, Discord, Teams and Telegram, which offer no idempotency key.
     pub fn resend_is_idempotent(&self) -> bool {
-        matches!(self, Channel::Mastodon(_) | Channel::Bluesky(_))
+        matches!(
+            self,
+            Channel::Mastodon(_) | Channel::Bluesky(_) | Channel::Matrix(_) | Channel::Webhook(_)
+        )
     }
 }
 
@@ -484,16 +530,9 @@ fn base_url(field: &'static str, raw: &str) -> Result<Url, ConfigError> {
             "{e}; write an absolute URL like https://example.org"
         ))
     })?;
-    let host = url.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(url.host_str().unwrap_or("")) => {}
         "http" => {
             return Err(bad(
                 "plain http would send the credentials unencrypted; use https://",
@@ -568,6 +607,17 @@ fn body_line(reply: &Reply) -> Option<String> {
         return None; // an HTML error page says nothing useful
     }
     Some(line.chars().take(200).collect())
+}
+
+/// `localhost` or a loopback address (`127.0.0.1`, `[::1]`): where unencrypted connections are
+/// allowed, for test servers.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `base` joined with a relative API path such as `api/v1/statuses`.
@@ -734,6 +784,44 @@ fn until_epoch_millis(millis: i64) -> Duration {
     Duration::from_millis(u64::try_from(millis.saturating_sub(now)).unwrap_or(0))
 }
 
+/// Plain post text as an HTML fragment: `&`, `<`, `>` and `"` escaped, every `http(s)://` URL
+/// a link (found the way Bluesky's link facets are).
+fn text_to_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for facet in crate::broadcast::text::link_facets(text) {
+        let (start, end) = (facet.index.byte_start, facet.index.byte_end);
+        if start < at || end > text.len() {
+            continue;
+        }
+        let url = escape_html(&text[start..end]);
+        html.push_str(&escape_html(&text[at..start]));
+        html.push_str("<a href=\"");
+        html.push_str(&url);
+        html.push_str("\">");
+        html.push_str(&url);
+        html.push_str("</a>");
+        at = end;
+    }
+    html.push_str(&escape_html(&text[at..]));
+    html
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Lower-case hex.
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -831,6 +919,19 @@ mod tests {
         let s = Secret::new("hunter22");
         assert_eq!(scrub("bad token hunter22!", &[&s]), "bad token ***!");
         assert_eq!(scrub(&"a".repeat(1000), &[]).chars().count(), 401);
+    }
+
+    #[test]
+    fn html_escapes_and_links() {
+        assert_eq!(
+            text_to_html("a<b> & \"c\" https://x.example/?a=1&b=2. Ende"),
+            "a&lt;b&gt; &amp; &quot;c&quot; <a href=\"https://x.example/?a=1&amp;b=2\">https://x.example/?a=1&amp;b=2</a>. Ende"
+        );
+        assert_eq!(text_to_html("kein Link"), "kein Link");
+        assert_eq!(
+            text_to_html("javascript:alert(1) <script>"),
+            "javascript:alert(1) &lt;script&gt;"
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl SlackClient {
             ),
             // validate() has ruled these out.
             _ => {
-                return Err(ConfigError::Invalid {
+                return Err(ConfigError::Settings {
                     reason: "incomplete Slack settings".to_owned(),
                 });
             }

@@ -60,7 +60,7 @@ impl TelegramClient {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         });
         if !well_formed {
-            return Err(ConfigError::Invalid {
+            return Err(ConfigError::Settings {
                 reason: format!(
                     "{} does not hold a bot token: @BotFather gives tokens like \
                      123456789:AAH…, digits, a colon, then letters, digits, '_' and '-'",

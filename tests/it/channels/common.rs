@@ -44,6 +44,7 @@ pub fn post<'a>(key: &'a str, text: &'a str) -> Outgoing<'a> {
         thread_title: None,
         facets: Vec::new(),
         in_doubt: false,
+        meta: None,
     }
 }
 
