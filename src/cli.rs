@@ -143,8 +143,8 @@ pub struct InitArgs {
 pub struct UpdateArgs {
     /// The incident id (its file name without .md).
     pub id: String,
-    /// investigating, identified, monitoring, update, resolved; for a maintenance scheduled,
-    /// in_progress, verifying, completed.
+    /// `investigating`, `identified`, `monitoring`, `update`, `resolved`; for a maintenance
+    /// `scheduled`, `in_progress`, `verifying`, `completed`.
     pub status: String,
     /// The text (Markdown); without it, $EDITOR opens.
     #[arg(short, long, value_name = "TEXT")]

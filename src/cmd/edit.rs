@@ -13,12 +13,11 @@ fn add(global: &Global, id: &str, status: Option<&str>, message: Option<&str>) -
     let now = super::now(global)?;
     let config = Config::load(&global.config).map_err(super::problems_error)?;
     let target = edit::prepare(&config, id, status, now)?;
-    let text = match message {
-        Some(m) => m.to_string(),
-        None => {
-            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-            edit::edit_text(&edit::editor_from(&env), &edit::editor_template(&target))?
-        }
+    let text = if let Some(m) = message {
+        m.to_string()
+    } else {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        edit::edit_text(&edit::editor_from(&env), &edit::editor_template(&target))?
     };
     let incident = edit::append(&config, &target, &text)?;
     println!(

@@ -5,6 +5,7 @@
 //! file is replaced atomically, so it is either as it was or complete). [`edit_text`] asks
 //! `$EDITOR` for the text, git-style: everything below a scissors line is ignored.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SubsecRound, Timelike, Utc};
@@ -283,9 +284,9 @@ pub fn editor_template(target: &Target) -> String {
         target.status.as_str()
     );
     if let Some(last) = target.incident.updates.last() {
-        t.push_str(&format!("#\n# Latest update ({}):\n", last.status.as_str()));
+        let _ = writeln!(t, "#\n# Latest update ({}):", last.status.as_str());
         for line in last.body.lines().take(12) {
-            t.push_str(&format!("#   {line}\n"));
+            let _ = writeln!(t, "#   {line}");
         }
     }
     t

@@ -59,9 +59,16 @@ pub fn files(lang: Lang, now: DateTime<Utc>) -> Vec<(PathBuf, String)> {
 /// Existing files, or a write error.
 pub fn init(dir: &Path, lang: Lang, now: DateTime<Utc>) -> Result<Vec<PathBuf>, InitError> {
     let planned = files(lang, now);
+    let at = |rel: &Path| {
+        if dir.as_os_str().is_empty() || dir == Path::new(".") {
+            rel.to_path_buf()
+        } else {
+            dir.join(rel)
+        }
+    };
     let existing: Vec<String> = planned
         .iter()
-        .map(|(rel, _)| dir.join(rel))
+        .map(|(rel, _)| at(rel))
         .filter(|p| p.symlink_metadata().is_ok())
         .map(|p| display_path(&p))
         .collect();
@@ -70,12 +77,12 @@ pub fn init(dir: &Path, lang: Lang, now: DateTime<Utc>) -> Result<Vec<PathBuf>, 
     }
     let mut written = Vec::new();
     for (rel, content) in planned {
-        let path = dir.join(rel);
+        let path = at(&rel);
         let err = |e: &std::io::Error| InitError::Io {
             path: display_path(&path),
             reason: crate::io_reason(e),
         };
-        if let Some(parent) = path.parent() {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
         }
         let mut f = std::fs::OpenOptions::new()

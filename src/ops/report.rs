@@ -153,9 +153,13 @@ pub fn report(
         .filter(|i| since_utc.is_none_or(|s| i.started_at() >= s))
         .collect();
     selected.sort_by(|a, b| (a.started_at(), &a.id).cmp(&(b.started_at(), &b.id)));
-    for ((id, channel), _) in &sent {
-        if selected.iter().any(|i| &i.id == id) && !channels.contains(channel) {
-            channels.push(channel.clone());
+    // Channels that are no longer configured but did (or tried to) post one of these incidents.
+    for (key, _) in ledger.posts() {
+        if let (Some((id, _)), Some((_, channel))) = (key.split_once('#'), key.rsplit_once('/'))
+            && selected.iter().any(|i| i.id == id)
+            && !channels.iter().any(|c| c == channel)
+        {
+            channels.push(channel.to_string());
         }
     }
 
@@ -445,7 +449,7 @@ pub fn to_csv(r: &Report) -> Result<String, csv::Error> {
             }
             w.write_record(&rec)?;
         }
-        blocks.push(w.into_inner().map_err(|e| e.into_error())?);
+        blocks.push(w.into_inner().map_err(csv::IntoInnerError::into_error)?);
     }
     if let Some(components) = &r.uptime {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -460,7 +464,7 @@ pub fn to_csv(r: &Report) -> Result<String, csv::Error> {
                 ])?;
             }
         }
-        blocks.push(w.into_inner().map_err(|e| e.into_error())?);
+        blocks.push(w.into_inner().map_err(csv::IntoInnerError::into_error)?);
     }
     let text: Vec<String> = blocks
         .into_iter()

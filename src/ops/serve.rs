@@ -202,12 +202,14 @@ fn header(name: &str, value: &str) -> Header {
 }
 
 fn is_page(url: &str, target: &Target) -> bool {
-    match target {
-        Target::File(p) => content_type(p).starts_with("text/html"),
-        _ => {
-            let path = url.split('?').next().unwrap_or("/");
-            path.ends_with('/') || path.ends_with(".html")
-        }
+    if let Target::File(p) = target {
+        content_type(p).starts_with("text/html")
+    } else {
+        let path = url.split('?').next().unwrap_or("/");
+        path.ends_with('/')
+            || Path::new(path)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("html"))
     }
 }
 
@@ -248,16 +250,18 @@ fn handle(request: Request, out: &Path, state: &State) {
         .with_header(header("Content-Type", "text/html; charset=utf-8")),
         Target::File(path) => {
             let mut bytes = Vec::new();
-            match std::fs::File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-                Err(_) => Response::from_string("not found".to_string()).with_status_code(404),
-                Ok(_) => {
-                    let kind = content_type(&path);
-                    if kind.starts_with("text/html") {
-                        let html = String::from_utf8_lossy(&bytes);
-                        bytes = inject_reload(&html, version).into_bytes();
-                    }
-                    Response::from_data(bytes).with_header(header("Content-Type", kind))
+            if std::fs::File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .is_ok()
+            {
+                let kind = content_type(&path);
+                if kind.starts_with("text/html") {
+                    let html = String::from_utf8_lossy(&bytes);
+                    bytes = inject_reload(&html, version).into_bytes();
                 }
+                Response::from_data(bytes).with_header(header("Content-Type", kind))
+            } else {
+                Response::from_string("not found".to_string()).with_status_code(404)
             }
         }
     };
