@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Global, ServeArgs};
-use crate::diagnostics::display_path;
 use crate::ops::serve;
 
 pub fn run(global: &Global, args: &ServeArgs) -> Result<ExitCode> {
@@ -17,11 +16,6 @@ pub fn run(global: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let bound = serve::bind(args.port)?;
     let log = |line: &str| println!("{line}");
     let detail = |text: &str| eprintln!("{text}\n");
-    println!(
-        "serving http://{}/ from {}/; rebuilding when the config, an incident or the theme changes (Ctrl-C to stop)",
-        bound.addr,
-        display_path(&args.out)
-    );
     serve::serve(
         &bound,
         &serve::Options {

@@ -281,8 +281,9 @@ pub fn human(secs: i64) -> String {
     format!("{sign}{body}")
 }
 
-/// Columns padded to their widest cell (counted in characters).
-fn table(rows: &[Vec<String>], out: &mut String) {
+/// Columns padded to their widest cell (counted in characters); columns from `right_from` on
+/// (the numbers) are right-aligned.
+fn table(rows: &[Vec<String>], right_from: usize, out: &mut String) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -296,11 +297,14 @@ fn table(rows: &[Vec<String>], out: &mut String) {
     for r in rows {
         let mut line = String::new();
         for (c, cell) in r.iter().enumerate() {
-            if c + 1 == r.len() {
-                line.push_str(cell);
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if c >= right_from {
+                let _ = write!(line, "{pad}{cell}");
             } else {
-                let pad = widths[c] - cell.chars().count();
-                let _ = write!(line, "{cell}{}  ", " ".repeat(pad));
+                let _ = write!(line, "{cell}{pad}");
             }
         }
         out.push_str(line.trim_end());
@@ -362,7 +366,7 @@ pub fn to_text(r: &Report) -> String {
                 }
                 t.push(cells);
             }
-            table(&t, &mut out);
+            table(&t, 2, &mut out);
             if let Some(m) = &r.median_first_post_seconds
                 && !m.is_empty()
             {
@@ -399,7 +403,7 @@ pub fn to_text(r: &Report) -> String {
                     .collect(),
             );
         }
-        table(&t, &mut out);
+        table(&t, 1, &mut out);
     }
     out
 }

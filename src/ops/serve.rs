@@ -23,6 +23,10 @@ use crate::config::Config;
 use crate::diagnostics::display_path;
 use crate::site::theme::escape_html;
 
+/// Stands in for a broken config at the start, for its default folders.
+const FALLBACK_CONFIG: &str =
+    "site: { title: x, base_url: \"https://x.invalid\" }\ncomponents: [{ id: x, name: x }]\n";
+
 /// The path the live-reload script polls.
 pub const VERSION_PATH: &str = "/__statuscast/version";
 
@@ -324,7 +328,24 @@ fn absolute(p: &Path) -> PathBuf {
 /// folders cannot be watched.
 pub fn serve(bound: &Bound, opts: &Options) -> Result<(), ServeError> {
     let config_path = absolute(opts.config_path);
-    let config = Config::load(&config_path).map_err(ServeError::Config)?;
+    // A missing config is a wrong folder: stop. A broken one is shown in the browser until it is
+    // fixed; meanwhile the default folders are watched.
+    let config = match Config::load(&config_path) {
+        Ok(c) => c,
+        Err(d) if !config_path.is_file() => return Err(ServeError::Config(d)),
+        Err(_) => {
+            let root = config_path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            Config::parse(FALLBACK_CONFIG, &config_path, &root).map_err(ServeError::Config)?
+        }
+    };
+    (opts.log)(&format!(
+        "serving http://{}/ from {}/; rebuilding when the config, an incident or the theme changes (Ctrl-C to stop)",
+        bound.addr,
+        display_path(opts.out)
+    ));
     let state = Arc::new(State::default());
     rebuild(opts, &state);
 

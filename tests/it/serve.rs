@@ -124,8 +124,10 @@ fn serves_rebuilds_shows_errors_and_recovers() {
     until(addr, "/", "the rebuilt page", |s, b| {
         s == 200 && b.contains("Webhooks arrive late")
     });
-    let (_, _, v2) = get(addr, "/__statuscast/version");
-    assert_ne!(v1, v2);
+    // The version moves on once the rebuild is complete (the browser's cue to reload).
+    until(addr, "/__statuscast/version", "a new version", |s, b| {
+        s == 200 && b != v1
+    });
 
     // A broken file: an error page with the problem, HTML-escaped; the server keeps running.
     repo.write(
@@ -170,4 +172,38 @@ fn a_broken_repository_still_serves_the_error_page() {
     let (status, _, body) = get(&serve.addr, "/");
     assert_eq!(status, 500);
     assert!(body.contains("unknown status &quot;kaputt&quot;"), "{body}");
+}
+
+#[test]
+fn a_broken_config_is_shown_and_picked_up_when_fixed() {
+    let repo = Repo::fixture("english");
+    let good = repo.read("statuscast.yaml");
+    repo.write(
+        "statuscast.yaml",
+        good.replace("timezone: America/New_York", "timezone: America/New_Yrok"),
+    );
+    let serve = start(&repo);
+    let (status, _, body) = get(&serve.addr, "/");
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("unknown time zone &quot;America/New_Yrok&quot;"),
+        "{body}"
+    );
+    repo.write("statuscast.yaml", &good);
+    until(&serve.addr, "/", "the page", |s, b| {
+        s == 200 && b.contains("Acme Cloud Status")
+    });
+}
+
+#[test]
+fn a_missing_config_stops_serve() {
+    let repo = Repo {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let out = repo.run(&["serve", "--port", "0"]).fails();
+    assert!(
+        out.stderr.contains("cannot read the config file"),
+        "{}",
+        out.stderr
+    );
 }
