@@ -45,12 +45,14 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<ExitCode> {
             detail: &detail,
             last_problems: None,
         };
-        let first = schedule.after(clock.now(), config.tz);
+        let Some(first) = schedule.after(clock.now(), config.tz) else {
+            return Err(daemon::DaemonError::NeverFires(schedule.to_string()).into());
+        };
         println!(
             "daemon: schedule \"{schedule}\" ({}), building into {}/; first run at {}; stop with SIGTERM or Ctrl-C",
             config.tz.name(),
             display_path(&args.out),
-            first.map_or_else(|| "never".to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            first.format("%Y-%m-%dT%H:%M:%SZ")
         );
         let runs = daemon::run_loop(schedule, config.tz, clock, &shutdown, &mut job).await?;
         println!(

@@ -157,7 +157,9 @@ pub trait Job {
 pub enum DaemonError {
     #[error("{0}")]
     Config(Diagnostics),
-    #[error("the schedule \"{0}\" has no next occurrence")]
+    #[error(
+        "error: the schedule \"{0}\" has no next occurrence\n  = hint: check broadcast.schedule in statuscast.yaml (a year that has passed?)"
+    )]
     NeverFires(String),
 }
 
