@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Incidents as Markdown in git → a static status page and timely posts to your channels",
     long_about = "statuscast reads statuscast.yaml and the incident files in incidents/, validates them, \
                   and builds a static status page into public/.",
-    after_help = "Examples:\n  statuscast check\n  statuscast build --out public\n  statuscast --now 2026-11-23T10:00:00Z build\n  statuscast new \"Mobilfunkstörung Berlin\" --component mobile --impact major"
+    after_help = "Examples:\n  statuscast init status && cd status\n  statuscast check\n  statuscast build --out public\n  statuscast --now 2026-11-23T10:00:00Z build\n  statuscast new \"Mobilfunkstörung Berlin\" --component mobile --impact major\n  statuscast update 2026-11-23-mobilfunk identified -m \"Ursache gefunden.\"\n  statuscast serve"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -67,6 +67,149 @@ pub enum Command {
     /// Ledger commands.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Run `run` on the `broadcast.schedule` cron expression, for hosts without cron.
+    #[command(
+        long_about = "Run `run` (build, then broadcast) on the cron expression in broadcast.schedule \
+                      (default: every minute), one run after the other, with one log line per run. \
+                      SIGTERM or SIGINT (Ctrl-C) lets the posts in flight finish and be recorded, \
+                      starts no new post or run, and exits 0.",
+        after_help = "Examples:\n  statuscast daemon\n  statuscast daemon --out /var/www/status"
+    )]
+    Daemon(DaemonArgs),
+    /// Create a new status repository: a commented config, an example incident, .gitignore, CI workflow.
+    #[command(
+        after_help = "Examples:\n  statuscast init status\n  statuscast init --lang de netzstatus"
+    )]
+    Init(InitArgs),
+    /// Add an update to an incident, stamped now in the site's time zone.
+    #[command(
+        long_about = "Append an update section `## <now> <status>` to an incident file. Without -m, \
+                      $EDITOR opens for the text. A status that does not fit (a maintenance word on an \
+                      incident, anything after `resolved`) is refused, and so is a result that would \
+                      not pass `statuscast check`: the file is left as it was.",
+        after_help = "Examples:\n  statuscast update 2026-11-23-mobilfunk identified -m \"Ursache ist ein defekter Netzknoten.\"\n  statuscast update 2026-12-01-wartung-dsl in_progress\n  EDITOR=nano statuscast update 2026-11-23-mobilfunk monitoring"
+    )]
+    Update(UpdateArgs),
+    /// Resolve an incident (or complete a maintenance), stamped now.
+    #[command(
+        after_help = "Examples:\n  statuscast resolve 2026-11-23-mobilfunk -m \"Die Störung ist behoben.\"\n  statuscast resolve 2026-12-01-wartung-dsl"
+    )]
+    Resolve(ResolveArgs),
+    /// Build, serve the page on 127.0.0.1, rebuild and reload the browser when a file changes.
+    #[command(after_help = "Examples:\n  statuscast serve\n  statuscast serve --port 8080")]
+    Serve(ServeArgs),
+    /// Time to the first post per channel, updates and silences per incident; uptime per month.
+    #[command(
+        after_help = "Examples:\n  statuscast report\n  statuscast report --since 2026-01-01 --format csv > report.csv\n  statuscast report --format json --section uptime"
+    )]
+    Report(ReportArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  statuscast completions bash > /etc/bash_completion.d/statuscast\n  statuscast completions zsh > ~/.zfunc/_statuscast\n  statuscast completions fish > ~/.config/fish/completions/statuscast.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write one page per command into a folder).
+    #[command(
+        after_help = "Examples:\n  statuscast man | man -l -\n  statuscast man --out /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Output folder of the page.
+    #[arg(long, default_value = "public", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// The language of the files `init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitLang {
+    En,
+    De,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to create the repository in (created if missing).
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Language of the page, the comments and the example.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: InitLang,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The incident id (its file name without .md).
+    pub id: String,
+    /// `investigating`, `identified`, `monitoring`, `update`, `resolved`; for a maintenance
+    /// `scheduled`, `in_progress`, `verifying`, `completed`.
+    pub status: String,
+    /// The text (Markdown); without it, $EDITOR opens.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The incident id (its file name without .md).
+    pub id: String,
+    /// The text (Markdown); without it, $EDITOR opens.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Output folder the page is built into and served from.
+    #[arg(long, default_value = "public", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+/// Parts of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportSection {
+    Incidents,
+    Uptime,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only incidents that started on or after this day (YYYY-MM-DD, site time zone); uptime from its month.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// text (a table), json or csv.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Only one part of the report (both by default).
+    #[arg(long, value_enum)]
+    pub section: Option<ReportSection>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write statuscast.1 and one page per command (statuscast-build.1, …) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

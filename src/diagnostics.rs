@@ -167,6 +167,52 @@ impl Diagnostics {
     }
 }
 
+/// Escape workflow-command data (the message) as GitHub Actions reads it.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escape a workflow-command property value (`file=…`): data escaping plus `:` and `,`.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+impl Diagnostic {
+    /// This problem as a GitHub Actions `::error` workflow command, shown as an annotation on the
+    /// file and line in the run and on the pull request.
+    #[must_use]
+    pub fn github_annotation(&self) -> String {
+        let mut props = vec![format!("title={}", escape_property("statuscast"))];
+        if let Some(span) = &self.span {
+            props.push(format!(
+                "file={}",
+                escape_property(&display_path(&span.path))
+            ));
+            props.push(format!("line={}", span.line));
+            props.push(format!("col={}", span.column));
+            props.push(format!("endColumn={}", span.column + span.width));
+        }
+        let message = match &self.hint {
+            Some(h) => format!("{}\nhint: {h}", self.message),
+            None => self.message.clone(),
+        };
+        format!("::error {}::{}", props.join(","), escape_data(&message))
+    }
+}
+
+impl Diagnostics {
+    /// One GitHub Actions `::error` line per problem.
+    #[must_use]
+    pub fn github_annotations(&self) -> String {
+        self.0
+            .iter()
+            .map(|d| d.github_annotation() + "\n")
+            .collect()
+    }
+}
+
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
         Diagnostics(vec![d])
@@ -226,6 +272,24 @@ mod tests {
         assert!(out.contains("3 | components: [mobil]"));
         assert!(out.contains("  |              ^^^^^"), "{out}");
         assert!(out.ends_with("= hint: did you mean \"mobile\"?"));
+    }
+
+    #[test]
+    fn github_annotations_escape_data_and_properties() {
+        let d = Diagnostic::new("50% of \"a,b\"\r\nbroken")
+            .at(
+                Span::new(Path::new("/nonexistent/in:cidents/x,1.md"), 3, 14).with_width(5),
+                "",
+            )
+            .hint("fix: it");
+        assert_eq!(
+            d.github_annotation(),
+            "::error title=statuscast,file=/nonexistent/in%3Acidents/x%2C1.md,line=3,col=14,endColumn=19::50%25 of \"a,b\"%0D%0Abroken%0Ahint: fix: it"
+        );
+        assert_eq!(
+            Diagnostic::new("no span").github_annotation(),
+            "::error title=statuscast::no span"
+        );
     }
 
     #[test]

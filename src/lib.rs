@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 pub mod diagnostics;
 pub mod model;
+pub mod ops;
 pub mod site;
 pub mod source;
 

@@ -16,6 +16,7 @@ pub mod text;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -57,6 +58,8 @@ pub struct RunOptions<'a> {
     pub wait: bool,
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
     pub sleeper: &'a dyn Sleeper,
+    /// Set by the daemon on SIGTERM/SIGINT: posts in flight finish and are recorded, no new one starts.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 #[must_use]
@@ -170,6 +173,7 @@ pub async fn run(
         budget: config.broadcast.channel_timeout,
         sleeper: opts.sleeper,
         now,
+        stop: opts.stop,
     };
     let ids: Vec<&str> = config
         .broadcast

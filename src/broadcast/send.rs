@@ -2,6 +2,7 @@
 //! in the ledger (fsync) before the next one.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,8 @@ pub struct Runner<'a> {
     pub budget: Duration,
     pub sleeper: &'a dyn Sleeper,
     pub now: DateTime<Utc>,
+    /// When set, no new post starts (the daemon is stopping); a post in flight finishes first.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 fn entry(
@@ -148,6 +151,11 @@ impl Runner<'_> {
                 let Action::Send { in_doubt } = d.action else {
                     continue;
                 };
+                if self.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                    // Stopping: this post stays due for the next run.
+                    summary.waiting += 1;
+                    continue;
+                }
                 let Ok(text) = &d.post.text else { continue };
                 let (root, parent) = self.thread_refs(group, d.post.seq);
                 let facets = if channel.kind() == "bluesky" {

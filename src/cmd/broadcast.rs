@@ -178,6 +178,7 @@ fn broadcast_with(
         wait: args.wait,
         env: &env,
         sleeper: &TokioSleeper,
+        stop: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

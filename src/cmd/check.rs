@@ -18,6 +18,10 @@ pub fn run(global: &Global) -> Result<ExitCode> {
         problems.extend(d);
     }
     if !problems.is_empty() {
+        if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+            // Annotations on the files in the run and the pull request, besides the normal output.
+            print!("{}", problems.github_annotations());
+        }
         let n = problems.len();
         return Err(anyhow::anyhow!(
             "{problems}\n\nerror: {n} problem{} found",

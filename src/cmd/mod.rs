@@ -4,8 +4,14 @@ mod broadcast;
 mod build;
 mod channels;
 mod check;
+mod daemon;
+mod docs;
+mod edit;
+mod init;
 mod ledger;
 mod new;
+mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -30,6 +36,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Ledger(LedgerCommand::Resolve { key, decision }) => {
             ledger::resolve(&cli.global, key, decision)
         }
+        Command::Daemon(args) => daemon::run(&cli.global, args),
+        Command::Init(args) => init::run(&cli.global, args),
+        Command::Update(args) => edit::update(&cli.global, args),
+        Command::Resolve(args) => edit::resolve(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

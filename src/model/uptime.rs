@@ -46,16 +46,13 @@ fn midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
         .unwrap_or_else(|| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
 }
 
-/// Bars for `days` days ending today (the local date of `now`), and uptime over them.
-#[must_use]
-pub fn uptime(
-    incidents: &[Incident],
+/// The time each incident touched `component`, up to `now`.
+fn intervals<'a>(
+    incidents: &'a [Incident],
     component: &str,
-    tz: Tz,
     now: DateTime<Utc>,
-    days: u32,
-) -> Uptime {
-    let intervals: Vec<Interval> = incidents
+) -> Vec<Interval<'a>> {
+    incidents
         .iter()
         .filter(|i| i.is_visible(now) && i.components.iter().any(|c| c == component))
         .filter_map(|i| {
@@ -75,8 +72,62 @@ pub fn uptime(
                 id: &i.id,
             })
         })
-        .collect();
+        .collect()
+}
 
+/// What the intervals did within `[from, to)`.
+struct Span {
+    /// Seconds in which any interval was active.
+    affected: i64,
+    /// Seconds of downtime, weighted by status.
+    down: f64,
+    worst: ComponentStatus,
+}
+
+fn span(intervals: &[Interval], from: DateTime<Utc>, to: DateTime<Utc>) -> Span {
+    let touching: Vec<&Interval> = intervals
+        .iter()
+        .filter(|iv| iv.start < to && iv.end > from)
+        .collect();
+    let mut points: Vec<DateTime<Utc>> = vec![from, to];
+    for iv in &touching {
+        points.push(iv.start.clamp(from, to));
+        points.push(iv.end.clamp(from, to));
+    }
+    points.sort();
+    points.dedup();
+    let mut out = Span {
+        affected: 0,
+        down: 0.0,
+        worst: ComponentStatus::Operational,
+    };
+    for pair in points.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let worst = touching
+            .iter()
+            .filter(|iv| iv.start <= a && iv.end >= b)
+            .map(|iv| iv.status)
+            .max();
+        if let Some(w) = worst {
+            let secs = (b - a).num_seconds();
+            out.affected += secs;
+            out.down += secs as f64 * w.downtime_weight();
+            out.worst = out.worst.max(w);
+        }
+    }
+    out
+}
+
+/// Bars for `days` days ending today (the local date of `now`), and uptime over them.
+#[must_use]
+pub fn uptime(
+    incidents: &[Incident],
+    component: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Uptime {
+    let intervals = intervals(incidents, component, now);
     let today = now.with_timezone(&tz).date_naive();
     let first = today - Days::new(u64::from(days.saturating_sub(1)));
     let mut out = Vec::with_capacity(days as usize);
@@ -94,46 +145,54 @@ pub fn uptime(
         };
         if day_end > day_start {
             total += (day_end - day_start).num_seconds() as f64;
-            let touching: Vec<&Interval> = intervals
+            for iv in intervals
                 .iter()
                 .filter(|iv| iv.start < day_end && iv.end > day_start)
-                .collect();
-            let mut points: Vec<DateTime<Utc>> = vec![day_start, day_end];
-            for iv in &touching {
-                points.push(iv.start.clamp(day_start, day_end));
-                points.push(iv.end.clamp(day_start, day_end));
+            {
                 if !day.incidents.iter().any(|id| id == iv.id) {
                     day.incidents.push(iv.id.to_string());
                 }
             }
-            points.sort();
-            points.dedup();
-            let mut affected = 0i64;
-            for pair in points.windows(2) {
-                let (a, b) = (pair[0], pair[1]);
-                let worst = touching
-                    .iter()
-                    .filter(|iv| iv.start <= a && iv.end >= b)
-                    .map(|iv| iv.status)
-                    .max();
-                if let Some(w) = worst {
-                    let secs = (b - a).num_seconds();
-                    affected += secs;
-                    down += secs as f64 * w.downtime_weight();
-                    day.worst = day.worst.max(w);
-                }
-            }
-            day.affected_minutes = (affected + 59) / 60;
+            let s = span(&intervals, day_start, day_end);
+            down += s.down;
+            day.worst = s.worst;
+            day.affected_minutes = (s.affected + 59) / 60;
         }
         out.push(day);
         date = date + Days::new(1);
     }
-    let percent = if total > 0.0 {
+    Uptime {
+        days: out,
+        percent: percent(total, down),
+    }
+}
+
+fn percent(total: f64, down: f64) -> f64 {
+    if total > 0.0 {
         (100.0 * (1.0 - down / total)).clamp(0.0, 100.0)
     } else {
         100.0
-    };
-    Uptime { days: out, percent }
+    }
+}
+
+/// Uptime of `component` in the calendar month `year`-`month` of the site zone, counted up to
+/// `now` for the current month; `None` for a month that has not begun.
+#[must_use]
+pub fn month_uptime(
+    incidents: &[Incident],
+    component: &str,
+    tz: Tz,
+    (year, month): (i32, u32),
+    now: DateTime<Utc>,
+) -> Option<f64> {
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    let (from, to) = (midnight(first, tz), midnight(next, tz).min(now));
+    if to <= from {
+        return None;
+    }
+    let s = span(&intervals(incidents, component, now), from, to);
+    Some(percent((to - from).num_seconds() as f64, s.down))
 }
 
 #[cfg(test)]
@@ -256,6 +315,33 @@ mod tests {
                 .any(|d| d.worst == ComponentStatus::UnderMaintenance)
         );
         assert!((u.percent - 100.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn month_uptime_weights_outages_over_the_local_month() {
+        let now = t(23, 12, 0);
+        // 60 minutes of partial outage (30 % weight) in November, which began at local midnight.
+        let a = incident(
+            "a",
+            Impact::Major,
+            &[
+                (t(10, 8, 0), Status::Investigating),
+                (t(10, 9, 0), Status::Resolved),
+            ],
+            None,
+        );
+        let nov =
+            month_uptime(std::slice::from_ref(&a), "mobile", Berlin, (2026, 11), now).unwrap();
+        let total = (now - midnight(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), Berlin))
+            .num_seconds() as f64;
+        assert!(
+            (nov - 100.0 * (1.0 - 0.3 * 3600.0 / total)).abs() < 1e-9,
+            "{nov}"
+        );
+        let oct =
+            month_uptime(std::slice::from_ref(&a), "mobile", Berlin, (2026, 10), now).unwrap();
+        assert!((oct - 100.0).abs() < f64::EPSILON);
+        assert_eq!(month_uptime(&[a], "mobile", Berlin, (2026, 12), now), None);
     }
 
     #[test]

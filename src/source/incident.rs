@@ -59,7 +59,7 @@ fn key(k: &str) -> Seg {
 }
 
 /// German and other common words ops type for a status, mapped to the word statuscast knows.
-fn status_hint(word: &str) -> Option<&'static str> {
+pub(crate) fn status_hint(word: &str) -> Option<&'static str> {
     let w = word.to_lowercase();
     Some(match w.as_str() {
         "untersuchung" | "wird untersucht" | "analyse" | "störung" => "investigating",

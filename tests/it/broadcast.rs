@@ -16,7 +16,7 @@ use crate::channels::x::{
 };
 use crate::support::{Repo, Run};
 
-const MASTODON_TOKEN: &str = "masto-SECRET-token-93jf";
+pub(crate) const MASTODON_TOKEN: &str = "masto-SECRET-token-93jf";
 
 // --- local services -----------------------------------------------------------------------
 
@@ -57,11 +57,11 @@ impl Respond for FakeX {
 
 /// Mastodon: bearer token, statuses deduplicated by `Idempotency-Key` as the server does.
 #[derive(Clone, Default)]
-struct FakeMastodon {
-    statuses: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct FakeMastodon {
+    pub(crate) statuses: Arc<Mutex<Vec<Value>>>,
     by_key: Arc<Mutex<HashMap<String, usize>>>,
     queued: Arc<Mutex<VecDeque<ResponseTemplate>>>,
-    requests: Arc<Mutex<Vec<Option<String>>>>,
+    pub(crate) requests: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Respond for FakeMastodon {
