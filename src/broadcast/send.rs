@@ -56,6 +56,23 @@ fn entry(
     }
 }
 
+/// A send cut off by the channel's budget: the request may have reached the service, so only a
+/// channel that can re-send safely retries it; on X it is in doubt.
+fn timed_out(channel: &Channel, budget: Duration) -> SendError {
+    let message = format!(
+        "no answer within channel_timeout ({})",
+        crate::broadcast::plan::short_duration(budget)
+    );
+    if channel.resend_is_idempotent() {
+        SendError::Retry {
+            after: None,
+            message,
+        }
+    } else {
+        SendError::InDoubt { message }
+    }
+}
+
 impl Runner<'_> {
     fn record(&self, e: Entry) -> Result<(), LedgerError> {
         self.ledger
@@ -142,8 +159,8 @@ impl Runner<'_> {
         }
         ordered.sort_by_key(|g| g.iter().map(|d| d.post.due).min());
 
-        for group in &ordered {
-            for d in group {
+        for (gi, group) in ordered.iter().enumerate() {
+            for (di, d) in group.iter().enumerate() {
                 let Action::Send { in_doubt } = d.action else {
                     continue;
                 };
@@ -166,12 +183,43 @@ impl Runner<'_> {
                     facets,
                     in_doubt,
                 };
+                // The channel's time for this run (`channel_timeout`) bounds the requests too, so
+                // a service that never answers cannot hold the run.
+                let budget = self.budget.saturating_sub(started.elapsed());
+                if budget.is_zero() {
+                    let left = group[di..]
+                        .iter()
+                        .chain(ordered[gi + 1..].iter().flatten())
+                        .filter(|l| matches!(l.action, Action::Send { .. }))
+                        .count();
+                    summary.waiting += left;
+                    summary.problems.push(format!(
+                        "channel_timeout ({}) used up: {left} post{} wait{} for the next run",
+                        crate::broadcast::plan::short_duration(self.budget),
+                        if left == 1 { "" } else { "s" },
+                        if left == 1 { "s" } else { "" },
+                    ));
+                    return summary;
+                }
                 if let Err(e) = self.record(entry(d.post, State::Sending, self.now, None, None)) {
                     summary.problems.push(e.to_string());
                     return summary;
                 }
-                let budget = self.budget.saturating_sub(started.elapsed());
-                let result = send_with_retry(channel, &out, budget, self.sleeper).await;
+                crate::faults::point("before-send");
+                if crate::faults::hit("panic") {
+                    // Crash test: a panic's message must not carry a secret (`Secret` prints ***).
+                    panic!("crash test: a panic while sending with {channel:?}");
+                }
+                let result = match tokio::time::timeout(
+                    budget,
+                    send_with_retry(channel, &out, budget, self.sleeper),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(timed_out(channel, self.budget)),
+                };
+                crate::faults::point("after-send");
                 let (state, remote, note) = match result {
                     Ok(remote) => (State::Sent, Some(remote), None),
                     Err(SendError::Duplicate { message }) if in_doubt => (
