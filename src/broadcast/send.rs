@@ -56,23 +56,6 @@ fn entry(
     }
 }
 
-/// A send cut off by the channel's budget: the request may have reached the service, so only a
-/// channel that can re-send safely retries it; on X it is in doubt.
-fn timed_out(channel: &Channel, budget: Duration) -> SendError {
-    let message = format!(
-        "no answer within channel_timeout ({})",
-        crate::broadcast::plan::short_duration(budget)
-    );
-    if channel.resend_is_idempotent() {
-        SendError::Retry {
-            after: None,
-            message,
-        }
-    } else {
-        SendError::InDoubt { message }
-    }
-}
-
 impl Runner<'_> {
     fn record(&self, e: Entry) -> Result<(), LedgerError> {
         self.ledger
@@ -210,15 +193,7 @@ impl Runner<'_> {
                     // Crash test: a panic's message must not carry a secret (`Secret` prints ***).
                     panic!("crash test: a panic while sending with {channel:?}");
                 }
-                let result = match tokio::time::timeout(
-                    budget,
-                    send_with_retry(channel, &out, budget, self.sleeper),
-                )
-                .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(timed_out(channel, self.budget)),
-                };
+                let result = send_with_retry(channel, &out, budget, self.sleeper).await;
                 crate::faults::point("after-send");
                 let (state, remote, note) = match result {
                     Ok(remote) => (State::Sent, Some(remote), None),

@@ -631,6 +631,33 @@ mod tests {
     }
 
     #[test]
+    fn a_tab_after_the_hashes_still_starts_an_update() {
+        let i = parse_str("---\ntitle: T\ncomponents: [web]\n---\n##\t2026-11-20 08:12 investigating\nx\n## 2026-11-20\t09:00\tresolved\ny\n")
+            .unwrap();
+        assert_eq!(i.updates.len(), 2);
+        assert_eq!(i.summary, "");
+    }
+
+    #[test]
+    fn a_heading_reads_back_as_written() {
+        let tz = chrono_tz::Europe::Berlin;
+        // The second 02:30 of the night the clocks fall back needs its offset.
+        let second = utc("2026-10-25T01:30:00Z");
+        assert_eq!(
+            format_heading(second, tz, Status::Update),
+            "## 2026-10-25 02:30 +01:00 update"
+        );
+        assert_eq!(
+            format_heading(utc("2026-10-25T00:30:00Z"), tz, Status::Update),
+            "## 2026-10-25 02:30 update"
+        );
+        assert_eq!(
+            format_heading(utc("2026-11-20T07:12:30Z"), tz, Status::Resolved),
+            "## 2026-11-20 08:12:30 resolved"
+        );
+    }
+
+    #[test]
     fn crlf_and_bom_are_accepted() {
         let text = format!("\u{feff}{}", GOOD.replace('\n', "\r\n"));
         let i = parse_str(&text).unwrap();
