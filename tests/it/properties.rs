@@ -104,6 +104,24 @@ const PIECES: &[&str] = &[
     "a\u{308}\u{301}",
 ];
 
+/// Prose of many bytes per grapheme (emoji sequences, CJK, combining marks), where byte limits
+/// bind before grapheme limits.
+fn dense_prose() -> impl Strategy<Value = String> {
+    let dense = [
+        "👨‍👩‍👧‍👦",
+        "🇩🇪",
+        "👍🏽",
+        "東京で障害",
+        "Z\u{335}\u{321}a\u{334}",
+        "a\u{308}\u{301}",
+    ];
+    prop::collection::vec((0..dense.len(), prop::bool::ANY), 0..150).prop_map(move |v| {
+        v.into_iter()
+            .map(|(i, space)| format!("{}{}", dense[i], if space { " " } else { "" }))
+            .collect()
+    })
+}
+
 fn prose() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
@@ -158,6 +176,22 @@ fn check_fit(
         fitted.text
     );
     prop_assert!(count(counting, &fitted.text) <= counting.max());
+    // Counted here too, not only by the library, where the rule is simple enough.
+    let t = &fitted.text;
+    match counting {
+        Counting::Bluesky {
+            max_graphemes,
+            max_bytes,
+        } => prop_assert!(
+            t.graphemes(true).count() <= max_graphemes && t.len() <= max_bytes,
+            "{:?}: {:?}",
+            counting,
+            t
+        ),
+        Counting::Chars { max, .. } => prop_assert!(t.chars().count() <= max),
+        Counting::Utf16 { max, .. } => prop_assert!(t.encode_utf16().count() <= max),
+        _ => {}
+    }
     prop_assert_eq!(fitted.length, count(counting, &fitted.text));
     prop_assert!(fitted.text.starts_with(&before) && fitted.text.ends_with(&after));
     let middle = &fitted.text[before.len()..fitted.text.len() - after.len()];
@@ -205,7 +239,7 @@ proptest! {
 
     #[test]
     fn fitted_posts_never_exceed_the_limit_nor_split_a_grapheme(
-        text in prose(),
+        text in prop_oneof![prose(), dense_prose()],
         title in titles(),
         signature in signatures(),
     ) {
