@@ -142,7 +142,7 @@ fn running(pid: u32, path: &Path) -> bool {
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
-            .is_none_or(|age| age < std::time::Duration::from_secs(600))
+            .is_none_or(|age| age < std::time::Duration::from_mins(10))
     }
 }
 

@@ -115,16 +115,15 @@ impl Doc<'_> {
             if !e.to_string().contains(TOO_MANY) {
                 return Err(self.from_serde(&e, SYNTAX_HINT));
             }
-            return Err(match first_alias(self.text) {
-                Some((line, column)) => self
+            if let Some((line, column)) = first_alias(self.text) {
+                return Err(self
                     .error_at(line, column, 1, format!("the aliases here expand to more than {MAX_VALUES} values"))
-                    .hint("an alias (*name) repeats what its anchor (&name) holds; so many repetitions look like an \"alias bomb\": write the values out, or use fewer aliases"),
-                None => {
-                    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-                    self.error_at(line, column, 1, format!("more than {MAX_VALUES} values"))
-                        .hint("statuscast reads a few hundred values from a config or front matter; is this the right file?")
-                }
-            });
+                    .hint("an alias (*name) repeats what its anchor (&name) holds; so many repetitions look like an \"alias bomb\": write the values out, or use fewer aliases"));
+            }
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            return Err(self
+                .error_at(line, column, 1, format!("more than {MAX_VALUES} values"))
+                .hint("statuscast reads a few hundred values from a config or front matter; is this the right file?"));
         }
         serde_yaml::from_str::<Value>(self.text).map_err(|e| self.from_serde(&e, SYNTAX_HINT))
     }

@@ -8,6 +8,7 @@
 //! `UPDATE_GOLDEN=1 cargo test --test it corpus` rewrites the goldens; review the diff.
 //! `CORPUS_TIMINGS=1` prints the time of every case.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -74,10 +75,11 @@ fn many_updates(count: usize, bad: Option<usize>) -> String {
     for i in 0..count {
         let at = start + chrono::TimeDelta::minutes(i as i64);
         let status = if Some(i) == bad { "behoben" } else { "update" };
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "## {} {status}\nStand {i}.\n\n",
             at.format("%Y-%m-%d %H:%M")
-        ));
+        );
     }
     text
 }
@@ -88,8 +90,8 @@ fn alias_bomb(key: &str) -> String {
         format!("{key}:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..10 {
         let prev = format!("*l{}", level - 1);
-        let list = vec![prev.as_str(); 10].join(", ");
-        text.push_str(&format!("  l{level}: &l{level} [{list}]\n"));
+        let list = [prev.as_str(); 10].join(", ");
+        let _ = writeln!(text, "  l{level}: &l{level} [{list}]");
     }
     text
 }
@@ -109,7 +111,7 @@ fn nested_block(key: &str, depth: usize) -> String {
     let mut text = format!("{key}:\n");
     for level in 1..=depth {
         text.push_str(&"  ".repeat(level));
-        text.push_str(&format!("k{level}:\n"));
+        let _ = writeln!(text, "k{level}:");
     }
     text.push_str(&"  ".repeat(depth + 1));
     text.push_str("end\n");
@@ -158,7 +160,7 @@ fn generate(case: &str, repo: &Path, outside: &Path) -> Result<(), String> {
         "config-40k-unknown-keys" => {
             let mut text = base_config.clone();
             for i in 0..40_000 {
-                text.push_str(&format!("x-key-{i}: {i}\n"));
+                let _ = writeln!(text, "x-key-{i}: {i}");
             }
             write(&config, text);
         }

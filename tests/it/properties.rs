@@ -116,9 +116,13 @@ fn dense_prose() -> impl Strategy<Value = String> {
         "a\u{308}\u{301}",
     ];
     prop::collection::vec((0..dense.len(), prop::bool::ANY), 0..150).prop_map(move |v| {
-        v.into_iter()
-            .map(|(i, space)| format!("{}{}", dense[i], if space { " " } else { "" }))
-            .collect()
+        v.into_iter().fold(String::new(), |mut s, (i, space)| {
+            s.push_str(dense[i]);
+            if space {
+                s.push(' ');
+            }
+            s
+        })
     })
 }
 
@@ -131,9 +135,11 @@ fn prose() -> impl Strategy<Value = String> {
         0..50,
     )
     .prop_map(|v| {
-        v.into_iter()
-            .map(|(i, sep)| format!("{}{sep}", PIECES[i]))
-            .collect()
+        v.into_iter().fold(String::new(), |mut s, (i, sep)| {
+            s.push_str(PIECES[i]);
+            s.push_str(sep);
+            s
+        })
     })
 }
 

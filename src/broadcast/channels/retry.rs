@@ -105,13 +105,11 @@ pub async fn send_with_backoff(
     loop {
         // The budget bounds the requests too: a service that never answers cannot hold the run.
         let left = budget.saturating_sub(started.elapsed());
-        let result =
-            match tokio::time::timeout(left, channel.send(retry_post.as_ref().unwrap_or(post)))
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => return Err(timed_out(channel)),
-            };
+        let Ok(result) =
+            tokio::time::timeout(left, channel.send(retry_post.as_ref().unwrap_or(post))).await
+        else {
+            return Err(timed_out(channel));
+        };
         let err = match result {
             Ok(remote) => return Ok(remote),
             Err(err) if should_retry(&err) => err,
