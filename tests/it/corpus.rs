@@ -287,7 +287,7 @@ fn run_case(case: &str, dir: &Path) -> Outcome {
     let out_dir = tempfile::tempdir().unwrap();
     let stderr_path = out_dir.path().join("stderr");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_statuscast"))
+    let mut child = Command::new(crate::support::binary())
         .args(["--now", NOW, "check"])
         .current_dir(repo.path())
         .env_remove("STATUSCAST_CRASH_AT")

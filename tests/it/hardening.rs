@@ -434,10 +434,10 @@ fn large_history(repo: &Repo) {
     }
 }
 
-/// Slow in a debug build (a few minutes): `.ci/run` runs it with the release binary,
-/// `cargo test --release --test it -- --ignored load`.
+/// Slow with a debug binary: `.ci/run` runs it with the release binary,
+/// `STATUSCAST_BIN=target/release/statuscast cargo test --test it -- --ignored load`.
 #[test]
-#[ignore = "takes minutes in a debug build; run with --release (see .ci/run)"]
+#[ignore = "slow with a debug binary; run with STATUSCAST_BIN=<release binary> (see .ci/run)"]
 fn load_20000_incidents_with_100000_updates_build_and_plan() {
     let repo = Repo::fixture("english");
     large_history(&repo);
