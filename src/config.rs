@@ -188,13 +188,9 @@ impl Config {
             .at_file(path)
             .hint("run statuscast in the folder of your statuscast.yaml, or pass --config PATH")
         })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Diagnostic::new("the config file is not UTF-8 text")
-                .at_file(path)
-                .hint("save the file as UTF-8")
-        })?;
+        let text = crate::source::utf8(path, &bytes)?;
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Config::parse(&text, path, &root)
+        Config::parse(text, path, &root)
     }
 
     /// Parse and validate config text; `path` is only used in messages, `root` resolves paths.
@@ -219,12 +215,14 @@ impl Config {
         let mut problems = Diagnostics::default();
         doc.unknown_keys(&value, &schema, &mut problems);
         if !problems.is_empty() {
+            problems.cap();
             return Err(problems);
         }
         let mut config: Config =
             doc.parse("see the README for the keys of statuscast.yaml and their types")?;
         config.root = root.to_path_buf();
         config.validate(&doc, &mut problems);
+        problems.cap();
         problems.into_result(config)
     }
 
@@ -258,6 +256,21 @@ impl Config {
             );
         }
         self.site.base_url = url;
+        let theme = &self.site.theme;
+        if theme.is_empty()
+            || theme.starts_with('.')
+            || theme.contains(['/', '\\'])
+            || std::path::Path::new(theme).is_absolute()
+        {
+            problems.push(
+                doc.error_at_value(
+                    &[key("site"), key("theme")],
+                    theme,
+                    format!("theme \"{theme}\" is not a folder name"),
+                )
+                .hint("name a folder in themes/ (e.g. theme: acme for themes/acme/), without slashes or dots in front"),
+            );
+        }
         if self.site.title.trim().is_empty() {
             problems
                 .push(doc.error_at_key(&[key("site"), key("title")], "the site title is empty"));
@@ -270,6 +283,9 @@ impl Config {
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in self.components.iter().enumerate() {
+            if problems.is_full() {
+                break;
+            }
             let at = [key("components"), Seg::Index(i), key("id")];
             if !is_valid_id(&c.id) {
                 problems.push(
@@ -293,6 +309,9 @@ impl Config {
         self.validate_broadcast(doc, problems);
         let mut seen = std::collections::BTreeSet::new();
         for (i, m) in self.team.iter().enumerate() {
+            if problems.is_full() {
+                break;
+            }
             let at = [key("team"), Seg::Index(i), key("id")];
             if !is_valid_id(&m.id) {
                 problems.push(
@@ -317,6 +336,9 @@ impl Config {
         };
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in b.channels.iter().enumerate() {
+            if problems.is_full() {
+                break;
+            }
             let here = at(&[key("channels"), Seg::Index(i)]);
             let mut id_at = here.clone();
             id_at.push(key("id"));
@@ -339,7 +361,8 @@ impl Config {
                         Diagnostic::new(format!("{field} must name an environment variable, not hold a value"))
                             .at(doc.span(line, column, width), "")
                             .hint(format!(
-                                "put the secret into an environment variable (e.g. {}) and write its NAME here; never commit tokens",
+                                "put the secret into an environment variable (e.g. {}_{}) and write its NAME here; never commit tokens",
+                                c.id.to_uppercase().replace('-', "_"),
                                 field.trim_end_matches("_env").to_uppercase()
                             )),
                     );
@@ -378,6 +401,9 @@ impl Config {
             problems.push(doc.error_at_key(&at(&[key("schedule")]), e.to_string()));
         }
         for (i, r) in b.recurring.iter().enumerate() {
+            if problems.is_full() {
+                break;
+            }
             let here = at(&[key("recurring"), Seg::Index(i)]);
             if let Err(e) = CronSchedule::parse(&r.cron) {
                 let mut p = here.clone();

@@ -108,9 +108,9 @@ impl fmt::Display for Diagnostic {
         if let (Some(span), Some(line)) = (&self.span, &self.source_line) {
             let number = span.line.to_string();
             let pad = " ".repeat(number.len());
-            let shown: String = line.replace('\t', " ");
-            let caret_pad = " ".repeat(span.column - 1);
-            let carets = "^".repeat(span.width);
+            let (shown, column, width) = excerpt(line, span.column, span.width);
+            let caret_pad = " ".repeat(column - 1);
+            let carets = "^".repeat(width);
             write!(
                 f,
                 "\n{pad} |\n{number} | {shown}\n{pad} | {caret_pad}{carets}"
@@ -121,6 +121,38 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// At most this many problems are reported per file: a file of 100 000 broken lines is one mistake
+/// repeated, and finding (and printing) every one of them would take long.
+pub const MAX_PER_FILE: usize = 20;
+
+/// The longest excerpt line shown, in characters.
+const EXCERPT: usize = 100;
+
+/// The part of a long source line around `column` (tabs as spaces), with `…` where it was cut,
+/// and the caret's column and width in it.
+fn excerpt(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    if chars.len() <= EXCERPT {
+        return (chars.into_iter().collect(), column, width);
+    }
+    let c0 = (column - 1).min(chars.len());
+    let start = c0.saturating_sub(EXCERPT / 3);
+    let end = (start + EXCERPT).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let column = c0 - start + usize::from(start > 0) + 1;
+    (shown, column, width.min(end.saturating_sub(c0)).max(1))
 }
 
 /// All problems of one run. This is the error type of `check` and of everything that reads user files.
@@ -144,6 +176,31 @@ impl Diagnostics {
 
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
+    }
+
+    /// More problems than one file may report ([`MAX_PER_FILE`]): checks stop looking then.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.0.len() > MAX_PER_FILE
+    }
+
+    /// Keep the first [`MAX_PER_FILE`] problems of one file and say, where the next one is, that
+    /// there are more.
+    pub fn cap(&mut self) {
+        if self.0.len() > MAX_PER_FILE {
+            let next = self.0.swap_remove(MAX_PER_FILE);
+            self.0.truncate(MAX_PER_FILE);
+            self.0.push(Diagnostic {
+                message: format!(
+                    "more problems from here on; only the first {MAX_PER_FILE} of this file are shown"
+                ),
+                hint: Some(
+                    "fix these first: many errors in one file are often one mistake repeated"
+                        .into(),
+                ),
+                ..next
+            });
+        }
     }
 
     /// Sort by file and position so the output is stable whatever order files were read in.
@@ -290,6 +347,23 @@ mod tests {
             Diagnostic::new("no span").github_annotation(),
             "::error title=statuscast::no span"
         );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("{}needle{}", "a".repeat(500), "b".repeat(500));
+        let d = Diagnostic::new("x").at(Span::new(Path::new("f"), 1, 501).with_width(6), &line);
+        let out = d.to_string();
+        let shown = out.lines().nth(2).unwrap();
+        let carets = out.lines().nth(3).unwrap();
+        assert!(shown.chars().count() < 120, "{shown}");
+        assert!(
+            shown.starts_with("1 | …a") && shown.ends_with("b…"),
+            "{shown}"
+        );
+        let at = shown.chars().position(|c| c == 'n').unwrap();
+        assert_eq!(carets.chars().position(|c| c == '^'), Some(at), "{out}");
+        assert!(carets.ends_with("^^^^^^"), "{out}");
     }
 
     #[test]

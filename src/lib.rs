@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod diagnostics;
+pub mod faults;
 pub mod model;
 pub mod ops;
 pub mod site;

@@ -258,6 +258,12 @@ impl Ledger {
             reason: e.to_string(),
         })?;
         line.push(b'\n');
+        if crate::faults::hit("ledger-write") {
+            // Crash test: half a line reaches the disk, as when a run dies mid-write.
+            let _ = file.write_all(&line[..line.len() / 2]);
+            let _ = file.sync_data();
+            crate::faults::crash();
+        }
         file.write_all(&line)
             .map_err(|e| io("write", &self.path, &e))?;
         file.sync_data().map_err(|e| io("sync", &self.path, &e))?;

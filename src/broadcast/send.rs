@@ -147,7 +147,7 @@ impl Runner<'_> {
         ordered.sort_by_key(|g| g.iter().map(|d| d.post.due).min());
 
         'channel: for (gi, group) in ordered.iter().enumerate() {
-            for d in group {
+            for (di, d) in group.iter().enumerate() {
                 let Action::Send { in_doubt } = d.action else {
                     continue;
                 };
@@ -177,12 +177,36 @@ impl Runner<'_> {
                     in_doubt,
                     meta: Some(&d.post.meta),
                 };
+                // The channel's time for this run (`channel_timeout`) bounds the requests too, so
+                // a service that never answers cannot hold the run.
+                let budget = self.budget.saturating_sub(started.elapsed());
+                if budget.is_zero() {
+                    let left = group[di..]
+                        .iter()
+                        .chain(ordered[gi + 1..].iter().flatten())
+                        .filter(|l| matches!(l.action, Action::Send { .. }))
+                        .count();
+                    summary.waiting += left;
+                    summary.problems.push(format!(
+                        "channel_timeout ({}) used up: {left} post{} wait{} for the next run",
+                        crate::broadcast::plan::short_duration(self.budget),
+                        if left == 1 { "" } else { "s" },
+                        if left == 1 { "s" } else { "" },
+                    ));
+                    return summary;
+                }
                 if let Err(e) = self.record(entry(d.post, State::Sending, self.now, None, None)) {
                     summary.problems.push(e.to_string());
                     return summary;
                 }
-                let budget = self.budget.saturating_sub(started.elapsed());
+                crate::faults::point("before-send");
+                // Crash test: a panic's message must not carry a secret (`Secret` prints ***).
+                assert!(
+                    !crate::faults::hit("panic"),
+                    "crash test: a panic while sending with {channel:?}"
+                );
                 let result = send_with_retry(channel, &out, budget, self.sleeper).await;
+                crate::faults::point("after-send");
                 let unusable = matches!(result, Err(SendError::Unusable { .. }));
                 let (state, remote, note) = match result {
                     Ok(remote) => (State::Sent, Some(remote), None),

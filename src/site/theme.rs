@@ -87,12 +87,14 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 }
 
 fn parse_texts(yaml: &str, path: &Path) -> Result<BTreeMap<String, String>, Diagnostic> {
-    serde_yaml::from_str(yaml).map_err(|e| {
-        let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        Diagnostic::new(format!("cannot read the theme texts: {e}"))
-            .at(crate::diagnostics::Span::new(path, line, col), yaml)
-            .hint("texts are `key: text` lines")
-    })
+    crate::source::yaml::check_size(yaml)
+        .and_then(|()| serde_yaml::from_str(yaml))
+        .map_err(|e| {
+            let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            Diagnostic::new(format!("cannot read the theme texts: {e}"))
+                .at(crate::diagnostics::Span::new(path, line, col), yaml)
+                .hint("texts are `key: text` lines")
+        })
 }
 
 impl Theme {

@@ -39,6 +39,7 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, &e))?;
+    remove_stale(&parent, &name);
     let pid = std::process::id();
     let tmp = parent.join(format!(".{name}.tmp-{pid}"));
     let old = parent.join(format!(".{name}.old-{pid}"));
@@ -58,6 +59,7 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
                 std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
             }
             std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+            crate::faults::point("build-write");
         }
         Ok(())
     })();
@@ -66,6 +68,13 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
         return Err(e);
     }
 
+    // Where the system can swap two folders in one step, `out` is never missing, not even for a
+    // moment; the old site then sits at `tmp` and is removed.
+    if out.is_dir() && exchange(&tmp, out) {
+        crate::faults::point("build-swap");
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Ok(());
+    }
     let had_old = out.exists();
     if had_old {
         std::fs::rename(out, &old).map_err(|e| {
@@ -86,9 +95,85 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); `false` where that is not
+/// supported (other systems, some network file systems): the caller then renames twice.
+fn exchange(a: &Path, b: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// Remove what builds that were killed left beside the output (`.public.tmp-<pid>`,
+/// `.public.old-<pid>`), unless that build is still running.
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let Some(pid) = [".tmp-", ".old-"].iter().find_map(|kind| {
+            file_name
+                .strip_prefix(&format!(".{name}{kind}"))
+                .and_then(|pid| pid.parse::<u32>().ok())
+        }) else {
+            continue;
+        };
+        if pid != std::process::id() && !running(pid, &entry.path()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Is the build that made `path` still running?
+fn running(pid: u32, path: &Path) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        // No cheap process check: a folder untouched for ten minutes belongs to a dead build.
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_mins(10))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn leftovers_of_dead_builds_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        // No process has this id (above the kernel's maximum); pid 1 always runs.
+        let dead = dir.path().join(".public.tmp-4294967295");
+        let dead_old = dir.path().join(".public.old-4294967294");
+        let live = dir.path().join(".public.tmp-1");
+        let other = dir.path().join(".publicity.tmp-4294967295");
+        for d in [&dead, &dead_old, &live, &other] {
+            std::fs::create_dir_all(d.join("x")).unwrap();
+        }
+        let f = Output {
+            path: "index.html".into(),
+            bytes: b"new".to_vec(),
+        };
+        replace_dir(&out, std::slice::from_ref(&f)).unwrap();
+        replace_dir(&out, &[f]).unwrap();
+        assert!(!dead.exists() && !dead_old.exists());
+        assert!(live.exists(), "a build that still runs keeps its folder");
+        assert!(other.exists(), "another output's folders are not touched");
+        assert_eq!(std::fs::read(out.join("index.html")).unwrap(), b"new");
+    }
 
     #[test]
     fn paths_must_stay_inside() {

@@ -77,6 +77,32 @@ pub(crate) fn status_hint(word: &str) -> Option<&'static str> {
     })
 }
 
+/// The heading of an update at `at` with `status`, in the site zone `tz`: `## 2026-11-20 08:12
+/// investigating`. Seconds are written when there are any, and the UTC offset when the local time
+/// alone would be read as another moment (the second 02:30 of the night the clocks fall back), so
+/// that [`parse`] reads back exactly `at` and `status`.
+#[must_use]
+pub fn format_heading(
+    at: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+    status: Status,
+) -> String {
+    use chrono::Timelike as _;
+    let local = at.with_timezone(&tz);
+    let format = if local.second() == 0 {
+        "%Y-%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M:%S"
+    };
+    let stamp = local.format(format).to_string();
+    let same = crate::model::time::resolve_local(local.naive_local(), tz).is_ok_and(|t| t == at);
+    if same {
+        format!("## {stamp} {}", status.as_str())
+    } else {
+        format!("## {stamp} {} {}", local.format("%:z"), status.as_str())
+    }
+}
+
 /// Where the id of a file comes from: its stem.
 #[must_use]
 pub fn id_of(path: &Path) -> String {
@@ -90,18 +116,7 @@ pub fn id_of(path: &Path) -> String {
 /// # Errors
 /// Every problem found in the file.
 pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Diagnostics> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = valid.split(|&b| b == b'\n').count();
-            let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-            return Err(Diagnostic::new("the file is not UTF-8 text")
-                .at(Span::new(path, line, column), "")
-                .hint("save the file as UTF-8 (most editors: \"Save with encoding\")")
-                .into());
-        }
-    };
+    let text = crate::source::utf8(path, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut problems = Diagnostics::default();
 
@@ -122,6 +137,14 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
         return Err(problems);
     }
 
+    if text.contains('\r') && !text.contains('\n') {
+        problems.push(
+            Diagnostic::new("the lines of this file end with CR only (classic Mac OS line ends)")
+                .at(Span::new(path, 1, 1), "")
+                .hint("save the file with LF (Unix) or CRLF (Windows) line ends"),
+        );
+        return Err(problems);
+    }
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -171,6 +194,7 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
     }
     doc.unknown_keys(&value, &schema, &mut problems);
     if !problems.is_empty() {
+        problems.cap();
         return Err(problems);
     }
     let front: FrontMatter = match doc.parse(
@@ -206,6 +230,7 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
                 .hint("add a dated section, e.g. `## 2026-11-20 08:12 investigating`, followed by what customers should know"),
         );
     }
+    problems.cap();
     problems.into_result(Incident {
         id,
         path: path.to_path_buf(),
@@ -247,6 +272,9 @@ fn check_front_matter(doc: &Doc, front: &FrontMatter, config: &Config, problems:
     };
     let mut seen = std::collections::BTreeSet::new();
     for c in &front.components {
+        if problems.is_full() {
+            break;
+        }
         if config.component(c).is_none() {
             problems.push(unknown_component(c, &[key("components")]));
         } else if !seen.insert(c.as_str()) {
@@ -258,6 +286,9 @@ fn check_front_matter(doc: &Doc, front: &FrontMatter, config: &Config, problems:
         }
     }
     for c in front.component_status.keys() {
+        if problems.is_full() {
+            break;
+        }
         if config.component(c).is_none() {
             problems.push(unknown_component(c, &[key("component_status")]));
         } else if !front.components.contains(c) {
@@ -278,6 +309,9 @@ fn check_front_matter(doc: &Doc, front: &FrontMatter, config: &Config, problems:
         .map(|c| c.id.as_str())
         .collect();
     for c in front.channels.iter().flatten() {
+        if problems.is_full() {
+            break;
+        }
         if !channel_ids.contains(&c.as_str()) {
             problems.push(
                 doc.error_at_value(&[key("channels")], c, format!("unknown channel \"{c}\""))
@@ -378,13 +412,18 @@ fn body(
     let mut in_fence: Option<&str> = None;
     let mut seen_heading = false;
     for (i, line) in lines.iter().enumerate().skip(first) {
+        if problems.is_full() {
+            break;
+        }
         if let Some(open) = in_fence {
             if fence(line) == Some(open) {
                 in_fence = None;
             }
         } else if let Some(f) = fence(line) {
             in_fence = Some(f);
-        } else if let Some(rest) = line.strip_prefix("## ")
+        } else if let Some(rest) = line
+            .strip_prefix("##")
+            .filter(|r| r.starts_with([' ', '\t']))
             && rest.trim_start().starts_with(|c: char| c.is_ascii_digit())
         {
             let heading = heading(path, text, i + 1, line, config, maintenance, problems);
@@ -412,6 +451,9 @@ fn body(
         });
     }
     for pair in updates.windows(2) {
+        if problems.is_full() {
+            break;
+        }
         if pair[1].at < pair[0].at {
             problems.push(
                 Diagnostic::new("this update is dated before the one above it")
@@ -585,6 +627,33 @@ mod tests {
             i.updates[1]
                 .body
                 .ends_with("## Not an update heading\nstill body")
+        );
+    }
+
+    #[test]
+    fn a_tab_after_the_hashes_still_starts_an_update() {
+        let i = parse_str("---\ntitle: T\ncomponents: [web]\n---\n##\t2026-11-20 08:12 investigating\nx\n## 2026-11-20\t09:00\tresolved\ny\n")
+            .unwrap();
+        assert_eq!(i.updates.len(), 2);
+        assert_eq!(i.summary, "");
+    }
+
+    #[test]
+    fn a_heading_reads_back_as_written() {
+        let tz = chrono_tz::Europe::Berlin;
+        // The second 02:30 of the night the clocks fall back needs its offset.
+        let second = utc("2026-10-25T01:30:00Z");
+        assert_eq!(
+            format_heading(second, tz, Status::Update),
+            "## 2026-10-25 02:30 +01:00 update"
+        );
+        assert_eq!(
+            format_heading(utc("2026-10-25T00:30:00Z"), tz, Status::Update),
+            "## 2026-10-25 02:30 update"
+        );
+        assert_eq!(
+            format_heading(utc("2026-11-20T07:12:30Z"), tz, Status::Resolved),
+            "## 2026-11-20 08:12:30 resolved"
         );
     }
 

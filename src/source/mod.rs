@@ -50,6 +50,12 @@ pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             })?;
             if file_type.is_dir() {
                 stack.push(path);
+            } else if file_type.is_symlink() && path.is_dir() {
+                return Err(Diagnostic::new(
+                    "this is a link to a folder; statuscast does not follow folder links",
+                )
+                .at_file(&path)
+                .hint("move the incident files into the incidents folder, or link each file"));
             } else if Path::new(&name)
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("md"))
@@ -63,6 +69,76 @@ pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     Ok(out)
 }
 
+/// The text of a user file, or a diagnostic at the first byte that is not UTF-8.
+///
+/// # Errors
+/// The file is not UTF-8 (UTF-16 files, as some Windows editors save them, are named as such).
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    let hint =
+        "save the file as UTF-8 (most editors: \"Save with encoding\" or \"Reopen with encoding\")";
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err(Diagnostic::new("the file is UTF-16 text, not UTF-8")
+            .at(crate::diagnostics::Span::new(path, 1, 1), "")
+            .hint(hint));
+    }
+    let valid = &bytes[..e.valid_up_to()];
+    let line = valid.split(|&b| b == b'\n').count();
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    // Columns count characters, as everywhere else.
+    let column = std::str::from_utf8(&valid[line_start..]).map_or(1, |l| l.chars().count() + 1);
+    let excerpt = String::from_utf8_lossy(&bytes[line_start..])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut d = Diagnostic::new("the file is not UTF-8 text")
+        .at(crate::diagnostics::Span::new(path, line, column), "")
+        .hint(hint);
+    d.source_line = Some(excerpt);
+    Err(d)
+}
+
+/// An incident file may be a link, but only to a file inside the repository (the folder of
+/// `statuscast.yaml`): a link to `/etc/passwd` or `~/.ssh/id_rsa` is never read, let alone quoted
+/// in an error message or published.
+fn check_link(path: &Path, root: &Path) -> Result<(), Diagnostic> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let target = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_default();
+    let hint = "incident files are read only from inside the repository: copy the file here instead of linking it";
+    let resolved = std::fs::canonicalize(path).map_err(|e| {
+        Diagnostic::new(format!(
+            "the link points to {target}, which cannot be read: {}",
+            crate::io_reason(&e)
+        ))
+        .at_file(path)
+        .hint("remove the link, or point it at an incident file in this repository")
+    })?;
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let inside = std::fs::canonicalize(root).is_ok_and(|root| resolved.starts_with(root));
+    if inside {
+        Ok(())
+    } else {
+        Err(Diagnostic::new(format!(
+            "the link points outside the repository, to {target}"
+        ))
+        .at_file(path)
+        .hint(hint))
+    }
+}
+
 /// Read, parse and validate every incident; all problems of all files are returned together.
 ///
 /// # Errors
@@ -72,6 +148,7 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
     let results: Vec<Result<Incident, Diagnostics>> = files
         .par_iter()
         .map(|path| {
+            check_link(path, &config.root)?;
             let bytes = std::fs::read(path).map_err(|e| {
                 Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(&e)))
                     .at_file(path)

@@ -73,20 +73,59 @@ impl Doc<'_> {
         if let Some(cut) = message.find(" at line ") {
             message.truncate(cut);
         }
+        let hint = if message.starts_with("recursion limit exceeded") {
+            "the YAML is nested more than 128 levels deep; statuscast's keys need two or three"
+        } else {
+            hint
+        };
+        // libyaml places this one at the start of the line; point at the character itself.
+        if message.starts_with("control characters are not allowed")
+            && let Some((i, text_line)) = self
+                .text
+                .lines()
+                .enumerate()
+                .find(|(_, l)| l.chars().any(|c| c.is_control() && c != '\t' && c != '\r'))
+            && let Some(col) = text_line
+                .chars()
+                .position(|c| c.is_control() && c != '\t' && c != '\r')
+        {
+            let c = text_line.chars().nth(col).unwrap_or_default();
+            return self
+                .error_at(
+                    i + 1,
+                    col + 1,
+                    1,
+                    format!(
+                        "the control character U+{:04X} is not allowed here",
+                        u32::from(c)
+                    ),
+                )
+                .hint("remove it (it is invisible in most editors; retype the text around it)");
+        }
         self.error_at(line, column, 1, message).hint(hint)
     }
 
-    /// Parse into a generic value (syntax errors only).
+    /// Parse into a generic value (syntax errors only). Texts that anchors and aliases would blow
+    /// up to more than [`MAX_VALUES`] values are refused before they are expanded.
     ///
     /// # Errors
     /// A diagnostic at the syntax error.
     pub fn parse_value(&self) -> Result<Value, Diagnostic> {
-        serde_yaml::from_str::<Value>(self.text).map_err(|e| {
-            self.from_serde(
-                &e,
-                "this is not valid YAML: check indentation (spaces, not tabs), colons and quotes",
-            )
-        })
+        if let Err(e) = check_size(self.text) {
+            if !e.to_string().contains(TOO_MANY) {
+                return Err(self.from_serde(&e, SYNTAX_HINT));
+            }
+            if let Some((line, column)) = first_alias(self.text) {
+                return Err(self
+                    .error_at(line, column, 1, format!("the aliases here expand to more than {MAX_VALUES} values"))
+                    .hint("an alias (*name) repeats what its anchor (&name) holds; so many repetitions look like an \"alias bomb\": write the values out, or use fewer aliases"));
+            }
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            return Err(self
+                .error_at(line, column, 1, format!("more than {MAX_VALUES} values"))
+                .hint("statuscast reads a few hundred values from a config or front matter; is this the right file?"));
+        }
+        serde_yaml::from_str::<Value>(self.text).map_err(|e| self.from_serde(&e, SYNTAX_HINT))
     }
 
     /// Deserialize into `T`, with the error at its position.
@@ -119,6 +158,9 @@ impl Doc<'_> {
             Value::Mapping(map) => {
                 let known = schema(path);
                 for (k, v) in map {
+                    if out.is_full() {
+                        return;
+                    }
                     let Some(key) = k.as_str() else { continue };
                     path.push(Seg::Key(key.to_string()));
                     if let Some(known) = known
@@ -142,6 +184,9 @@ impl Doc<'_> {
             }
             Value::Sequence(items) => {
                 for (i, v) in items.iter().enumerate() {
+                    if out.is_full() {
+                        return;
+                    }
                     path.push(Seg::Index(i));
                     self.walk_keys(v, schema, path, out);
                     path.pop();
@@ -149,6 +194,132 @@ impl Doc<'_> {
             }
             _ => {}
         }
+    }
+}
+
+const SYNTAX_HINT: &str = "this is not valid YAML: check indentation (spaces, not tabs), colons and quotes; put text in quotes when it starts with * & ! @ ` % [ { or contains \": \"";
+
+/// The most values one YAML text may hold once its aliases are expanded. Real configs and front
+/// matter have a few hundred; an "alias bomb" (nested anchors, each repeating the one before)
+/// would otherwise expand to billions of values in memory.
+pub const MAX_VALUES: usize = 100_000;
+
+const TOO_MANY: &str = "the YAML expands to more values than statuscast reads";
+
+/// Walk `text` as YAML without keeping anything, counting values (aliases counted every time
+/// they are used) and stopping at [`MAX_VALUES`].
+///
+/// # Errors
+/// Syntax errors, and an error starting with "the YAML expands to more values" past the limit.
+pub fn check_size(text: &str) -> Result<(), serde_yaml::Error> {
+    use serde::de::DeserializeSeed as _;
+    let count = std::cell::Cell::new(0usize);
+    Budget(&count).deserialize(serde_yaml::Deserializer::from_str(text))
+}
+
+/// Line and column (1-based) of the first alias (`*name` where a value starts), if any.
+fn first_alias(text: &str) -> Option<(usize, usize)> {
+    for (i, line) in text.lines().enumerate() {
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            if c == '#' && prev.is_whitespace() {
+                break;
+            }
+            if c == '*' && matches!(prev, ' ' | '\t' | '[' | '{' | ',' | ':' | '-') {
+                let next = line.chars().nth(col + 1);
+                if next.is_some_and(|n| !n.is_whitespace() && !matches!(n, ',' | ']' | '}')) {
+                    return Some((i + 1, col + 1));
+                }
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
+/// Counts every value it is shown; fails past [`MAX_VALUES`].
+struct Budget<'a>(&'a std::cell::Cell<usize>);
+
+impl Budget<'_> {
+    fn tick<E: serde::de::Error>(&self) -> Result<(), E> {
+        let n = self.0.get() + 1;
+        self.0.set(n);
+        if n > MAX_VALUES {
+            Err(E::custom(TOO_MANY))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Budget<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Budget<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.tick()
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.tick()?;
+        d.deserialize_any(self)
+    }
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.tick()?;
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while seq.next_element_seed(Budget(self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.tick()?;
+        while map.next_key_seed(Budget(self.0))?.is_some() {
+            map.next_value_seed(Budget(self.0))?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use serde::de::VariantAccess as _;
+        self.tick()?;
+        let ((), variant) = data.variant_seed(Budget(self.0))?;
+        variant.newtype_variant_seed(Budget(self.0))
     }
 }
 

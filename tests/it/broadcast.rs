@@ -22,11 +22,11 @@ pub(crate) const MASTODON_TOKEN: &str = "masto-SECRET-token-93jf";
 
 /// X API v2: verifies every signature, hands out increasing tweet ids, remembers bodies.
 #[derive(Clone)]
-struct FakeX {
+pub(crate) struct FakeX {
     oauth: Arc<OAuthChecked>,
-    tweets: Arc<Mutex<Vec<Value>>>,
+    pub(crate) tweets: Arc<Mutex<Vec<Value>>>,
     /// Answers for the next requests, before normal processing.
-    queued: Arc<Mutex<VecDeque<ResponseTemplate>>>,
+    pub(crate) queued: Arc<Mutex<VecDeque<ResponseTemplate>>>,
 }
 
 impl Respond for FakeX {
@@ -60,7 +60,7 @@ impl Respond for FakeX {
 pub(crate) struct FakeMastodon {
     pub(crate) statuses: Arc<Mutex<Vec<Value>>>,
     by_key: Arc<Mutex<HashMap<String, usize>>>,
-    queued: Arc<Mutex<VecDeque<ResponseTemplate>>>,
+    pub(crate) queued: Arc<Mutex<VecDeque<ResponseTemplate>>>,
     pub(crate) requests: Arc<Mutex<Vec<Option<String>>>>,
 }
 
@@ -115,16 +115,16 @@ impl Respond for FakeMastodon {
     }
 }
 
-struct Services {
-    x: MockServer,
-    fake_x: FakeX,
-    mastodon: MockServer,
-    fake_mastodon: FakeMastodon,
-    bluesky: MockServer,
-    pds: FakePds,
+pub(crate) struct Services {
+    pub(crate) x: MockServer,
+    pub(crate) fake_x: FakeX,
+    pub(crate) mastodon: MockServer,
+    pub(crate) fake_mastodon: FakeMastodon,
+    pub(crate) bluesky: MockServer,
+    pub(crate) pds: FakePds,
 }
 
-async fn services() -> Services {
+pub(crate) async fn services() -> Services {
     let x = MockServer::start().await;
     let fake_x = FakeX {
         oauth: Arc::new(oauth_checked(ResponseTemplate::new(500))),
@@ -154,7 +154,7 @@ async fn services() -> Services {
     }
 }
 
-const ENV: &[(&str, &str)] = &[
+pub(crate) const ENV: &[(&str, &str)] = &[
     ("X_CONSUMER_KEY", CONSUMER_KEY),
     ("X_CONSUMER_SECRET", CONSUMER_SECRET),
     ("X_ACCESS_TOKEN", TOKEN),
@@ -164,11 +164,11 @@ const ENV: &[(&str, &str)] = &[
     ("BLUESKY_APP_PASSWORD", PASSWORD),
 ];
 
-const SECRETS: &[&str] = &[CONSUMER_SECRET, TOKEN_SECRET, MASTODON_TOKEN, PASSWORD];
+pub(crate) const SECRETS: &[&str] = &[CONSUMER_SECRET, TOKEN_SECRET, MASTODON_TOKEN, PASSWORD];
 
 /// The English fixture with three channels pointing at the local services, and `extra` lines
 /// added to the `broadcast:` section.
-fn repo(s: &Services, extra: &str) -> Repo {
+pub(crate) fn repo(s: &Services, extra: &str) -> Repo {
     let repo = Repo::fixture("english");
     // Only the incidents a test writes.
     std::fs::remove_dir_all(repo.path("incidents")).unwrap();
@@ -187,7 +187,7 @@ fn repo(s: &Services, extra: &str) -> Repo {
 }
 
 /// Run the binary off the async runtime (the local services keep answering meanwhile).
-async fn run(repo: &Repo, now: &str, args: &[&str]) -> Run {
+pub(crate) async fn run(repo: &Repo, now: &str, args: &[&str]) -> Run {
     let mut all = vec!["--now", now];
     all.extend_from_slice(args);
     let cmd_args: Vec<String> = all.iter().map(|s| (*s).to_string()).collect();
@@ -210,7 +210,7 @@ async fn run(repo: &Repo, now: &str, args: &[&str]) -> Run {
     run
 }
 
-fn ledger(repo: &Repo) -> Vec<Value> {
+pub(crate) fn ledger(repo: &Repo) -> Vec<Value> {
     let text = std::fs::read_to_string(repo.path(".statuscast/ledger.jsonl")).unwrap_or_default();
     for secret in SECRETS {
         assert!(!text.contains(secret), "a secret leaked into the ledger");
@@ -220,7 +220,7 @@ fn ledger(repo: &Repo) -> Vec<Value> {
         .collect()
 }
 
-fn last_state(repo: &Repo, key: &str) -> String {
+pub(crate) fn last_state(repo: &Repo, key: &str) -> String {
     ledger(repo)
         .iter()
         .rev()
@@ -229,9 +229,9 @@ fn last_state(repo: &Repo, key: &str) -> String {
         .unwrap_or_default()
 }
 
-const INCIDENT: &str = "incidents/2026-11-23-api-down.md";
+pub(crate) const INCIDENT: &str = "incidents/2026-11-23-api-down.md";
 
-fn write_incident(repo: &Repo) {
+pub(crate) fn write_incident(repo: &Repo) {
     // America/New_York: 05:00 EST = 10:00Z.
     repo.write(
         INCIDENT,

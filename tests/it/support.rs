@@ -40,6 +40,15 @@ impl Run {
     }
 }
 
+/// The binary under test: this build's, or `STATUSCAST_BIN` (e.g. a release build for the load
+/// test, see .ci/run).
+pub fn binary() -> PathBuf {
+    std::env::var_os("STATUSCAST_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_statuscast")),
+        PathBuf::from,
+    )
+}
+
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -121,7 +130,7 @@ impl Repo {
 
     /// The command `statuscast <args>` with extra environment variables, not started yet.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_statuscast"));
+        let mut cmd = Command::new(binary());
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("GITHUB_ACTIONS");

@@ -98,11 +98,18 @@ pub async fn send_with_backoff(
     backoff: &Backoff,
     sleeper: &dyn Sleeper,
 ) -> Result<Remote, SendError> {
+    let started = std::time::Instant::now();
     let mut waited = Duration::ZERO;
     let mut attempt = 0u32;
     let mut retry_post: Option<Outgoing<'_>> = None;
     loop {
-        let result = channel.send(retry_post.as_ref().unwrap_or(post)).await;
+        // The budget bounds the requests too: a service that never answers cannot hold the run.
+        let left = budget.saturating_sub(started.elapsed());
+        let Ok(result) =
+            tokio::time::timeout(left, channel.send(retry_post.as_ref().unwrap_or(post))).await
+        else {
+            return Err(timed_out(channel));
+        };
         let err = match result {
             Ok(remote) => return Ok(remote),
             Err(err) if should_retry(&err) => err,
@@ -112,7 +119,9 @@ pub async fn send_with_backoff(
             return Err(err);
         };
         let delay = backoff.delay(attempt, *after);
-        if waited + delay > budget {
+        // A retry needs time for its request too; one that could only be cut off is not started.
+        let room = (budget / 4).min(Duration::from_secs(2));
+        if waited + delay > budget || started.elapsed() + delay + room > budget {
             return Err(err);
         }
         sleeper.sleep(delay).await;
@@ -125,6 +134,22 @@ pub async fn send_with_backoff(
                 ..*post
             });
         }
+    }
+}
+
+/// A request cut off by the budget may have reached the service: only a channel that can
+/// re-send safely retries it later; on X it is in doubt.
+fn timed_out(channel: &Channel) -> SendError {
+    let message =
+        "no answer before the channel's time for this run (broadcast.channel_timeout) ran out"
+            .to_string();
+    if channel.resend_is_idempotent() {
+        SendError::Retry {
+            after: None,
+            message,
+        }
+    } else {
+        SendError::InDoubt { message }
     }
 }
 
