@@ -100,7 +100,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ChannelsCommand {
-    /// Verify each channel's credentials without posting.
+    /// Verify each channel's credentials without posting (webhooks get a signed ping).
     #[command(after_help = "Example:\n  MASTODON_TOKEN=... statuscast channels check")]
     Check,
 }

@@ -67,6 +67,20 @@ pub fn counting(entry: &ChannelEntry) -> Counting {
             Counting::mastodon_instance(max as usize, 23)
         }),
         ChannelConfig::Bluesky(_) => Counting::bluesky(),
+        // No tight limits: an event stays well under Matrix's 64 KiB with body and HTML; a
+        // webhook stays under the Standard Webhooks' recommended 20 kB.
+        ChannelConfig::Matrix(_) => Counting::Chars {
+            max: 4000,
+            name: "Matrix",
+        },
+        ChannelConfig::Webhook(_) => Counting::Chars {
+            max: 8000,
+            name: "webhook",
+        },
+        ChannelConfig::Email(_) => Counting::Chars {
+            max: 8000,
+            name: "e-mail",
+        },
     }
 }
 

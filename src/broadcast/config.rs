@@ -122,13 +122,16 @@ impl BroadcastConfig {
 }
 
 impl ChannelEntry {
-    /// `x`, `mastodon` or `bluesky`.
+    /// `x`, `mastodon`, `bluesky`, `matrix`, `webhook` or `email`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self.service {
             ChannelConfig::X(_) => "x",
             ChannelConfig::Mastodon(_) => "mastodon",
             ChannelConfig::Bluesky(_) => "bluesky",
+            ChannelConfig::Matrix(_) => "matrix",
+            ChannelConfig::Webhook(_) => "webhook",
+            ChannelConfig::Email(_) => "email",
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::broadcast::channels::{ComponentMeta, IncidentMeta, PostMeta, UpdateMeta};
 use crate::broadcast::compose::{self, DEFAULT_TEMPLATE, RECURRING_TEMPLATE, TextContext, Words};
 use crate::broadcast::config::ChannelEntry;
 use crate::broadcast::ledger::{Ledger, State};
@@ -18,6 +19,10 @@ use crate::model::{Incident, Status};
 
 /// Mastodon keeps an `Idempotency-Key` for one hour: an in-doubt post is re-sent only within it.
 pub const MASTODON_KEY_LIFETIME: TimeDelta = TimeDelta::hours(1);
+/// Synapse keeps a transaction id's event for 24 hours: an in-doubt Matrix post is re-sent with
+/// the same transaction id only within them. Webhooks carry a stable `webhook-id` that receivers
+/// deduplicate, Bluesky rewrites one record key: both are always re-sent; X and e-mail never.
+pub const MATRIX_TXN_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -64,6 +69,8 @@ pub struct Post {
     pub not_after: Option<DateTime<Utc>>,
     pub text: Result<Fitted, String>,
     pub language: &'static str,
+    /// Incident, update, components and permalink, for channels that send structured data.
+    pub meta: PostMeta,
 }
 
 /// What to do with a post now.
@@ -111,6 +118,7 @@ struct Base<'a> {
     components: String,
     initials: String,
     author: String,
+    component_meta: Vec<ComponentMeta>,
 }
 
 /// Every post that may be due between `now - lookback` and `now + horizon`, for every channel.
@@ -164,6 +172,15 @@ pub fn candidates(
                 .join(", "),
             initials: author.map(|m| m.initials.clone()).unwrap_or_default(),
             author: author.map(|m| m.name.clone()).unwrap_or_default(),
+            component_meta: incident
+                .components
+                .iter()
+                .filter_map(|c| config.component(c))
+                .map(|c| ComponentMeta {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                })
+                .collect(),
         };
         for entry in b.channels.iter().filter(|e| {
             incident
@@ -223,6 +240,13 @@ pub fn candidates(
                     not_after: None,
                     text: text_for(entry, &ctx, true),
                     language: lang,
+                    meta: PostMeta {
+                        kind: Kind::Recurring.as_str().into(),
+                        due: occ,
+                        label: String::new(),
+                        site_title: config.site.title.clone(),
+                        incident: None,
+                    },
                 });
             }
         }
@@ -260,10 +284,29 @@ fn incident_posts(
                     kind: Kind,
                     deferrable: bool,
                     not_after,
-                    c: TextContext| {
+                    c: TextContext,
+                    update: Option<UpdateMeta>| {
         if due > until {
             return;
         }
+        let meta = PostMeta {
+            kind: c.kind.clone(),
+            due,
+            label: c.label.clone(),
+            site_title: c.site_title.clone(),
+            incident: Some(IncidentMeta {
+                id: incident.id.clone(),
+                title: incident.title.clone(),
+                impact: incident.impact.as_str().to_owned(),
+                maintenance: incident.is_maintenance(),
+                permalink: base.link.clone(),
+                components: base.component_meta.clone(),
+                status: update
+                    .as_ref()
+                    .map_or_else(|| c.status.clone(), |u| u.status.clone()),
+                update,
+            }),
+        };
         posts.push(Post {
             key: format!("{}#{suffix}/{}", incident.id, entry.id),
             channel: entry.id.clone(),
@@ -275,6 +318,7 @@ fn incident_posts(
             not_after,
             text: text_for(entry, &c, false),
             language: "",
+            meta,
         });
     };
 
@@ -295,6 +339,7 @@ fn incident_posts(
                     b.updates_wait_for_service_hours,
                     None,
                     c,
+                    Some(update_meta(i, u)),
                 );
             }
             if let (Some(after), true) = (b.still_working_after, incident.is_active(now)) {
@@ -314,6 +359,7 @@ fn incident_posts(
                         false,
                         None,
                         c,
+                        Some(update_meta(idx, last)),
                     );
                 }
             }
@@ -347,6 +393,7 @@ fn incident_posts(
                 true,
                 Some(w.start),
                 c,
+                None,
             );
             for offset in b.reminder_offsets() {
                 let hours = clock.duration(td(offset));
@@ -364,6 +411,7 @@ fn incident_posts(
                     true,
                     Some(w.start),
                     c,
+                    None,
                 );
             }
             for (i, u) in incident
@@ -379,7 +427,15 @@ fn incident_posts(
                     Kind::Update,
                     compose::first_paragraph(&u.body),
                 );
-                push(i.to_string(), u.at, Kind::Update, false, None, c);
+                push(
+                    i.to_string(),
+                    u.at,
+                    Kind::Update,
+                    false,
+                    None,
+                    c,
+                    Some(update_meta(i, u)),
+                );
             }
             if !incident
                 .updates
@@ -392,7 +448,15 @@ fn incident_posts(
                     Kind::Start,
                     words.start(&clock.time(w.end)),
                 );
-                push("start".into(), w.start, Kind::Start, false, Some(w.end), c);
+                push(
+                    "start".into(),
+                    w.start,
+                    Kind::Start,
+                    false,
+                    Some(w.end),
+                    c,
+                    None,
+                );
             }
             if !incident
                 .updates
@@ -405,7 +469,7 @@ fn incident_posts(
                     Kind::End,
                     words.end().into(),
                 );
-                push("end".into(), w.end, Kind::End, false, None, c);
+                push("end".into(), w.end, Kind::End, false, None, c, None);
             }
         }
         Some(_) => {}
@@ -416,6 +480,14 @@ fn incident_posts(
         p.seq = i as u32;
     }
     posts
+}
+
+fn update_meta(index: usize, u: &crate::model::Update) -> UpdateMeta {
+    UpdateMeta {
+        index,
+        status: u.status.as_str().to_owned(),
+        at: u.at,
+    }
 }
 
 /// Decide what to do with every candidate now.
@@ -538,8 +610,9 @@ fn single(
         Some(State::Sending) => {
             let last = state.and_then(|s| s.last_attempt).unwrap_or(now);
             match kind {
-                "bluesky" => Action::Send { in_doubt: true },
+                "bluesky" | "webhook" => Action::Send { in_doubt: true },
                 "mastodon" if now - last < MASTODON_KEY_LIFETIME => Action::Send { in_doubt: true },
+                "matrix" if now - last < MATRIX_TXN_LIFETIME => Action::Send { in_doubt: true },
                 _ => in_doubt_blocked(post),
             }
         }

@@ -165,6 +165,7 @@ impl Runner<'_> {
                     root: root.as_ref(),
                     facets,
                     in_doubt,
+                    meta: Some(&d.post.meta),
                 };
                 if let Err(e) = self.record(entry(d.post, State::Sending, self.now, None, None)) {
                     summary.problems.push(e.to_string());

@@ -2,6 +2,7 @@
 
 mod api;
 mod broadcast;
+mod broadcast_open_protocols;
 mod build;
 mod channels;
 mod errors;

@@ -1,17 +1,28 @@
 //! Channel clients: one post in, one remote id out.
 //!
 //! Each service speaks its real API: X (API v2, OAuth 1.0a user context), Mastodon (REST with a
-//! bearer token and `Idempotency-Key`) and Bluesky (XRPC with a cached session and deterministic
-//! record keys). The caller fits texts to each channel's length rules, keeps the ledger and
-//! decides what is due; this module only sends and classifies the outcome into [`SendError`].
+//! bearer token and `Idempotency-Key`), Bluesky (XRPC with a cached session and deterministic
+//! record keys), Matrix (client-server API, transaction ids from the post key), generic webhooks
+//! (Standard Webhooks signatures) and e-mail (SMTP via lettre). The caller fits texts to each
+//! channel's length rules, keeps the ledger and decides what is due; this module only sends and
+//! classifies the outcome into [`SendError`].
 //!
 //! Secrets come from environment variables named in the config, live in [`Secret`] (whose
 //! `Debug` prints `***`) and are scrubbed from every error message.
 
 pub mod bluesky;
+pub mod email;
 pub mod mastodon;
+pub mod matrix;
+mod meta;
 pub mod retry;
+pub mod webhook;
 pub mod x;
+
+pub use email::{EmailConfig, EmailTls};
+pub use matrix::MatrixConfig;
+pub use meta::{ComponentMeta, IncidentMeta, PostMeta, UpdateMeta};
+pub use webhook::WebhookConfig;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -41,6 +52,9 @@ pub struct Outgoing<'a> {
     /// `Idempotency-Key`; Bluesky first looks the record up; X ignores it (the engine never
     /// re-sends an in-doubt X post automatically, see [`x`]).
     pub in_doubt: bool,
+    /// What the post is about, for channels that send structured data (webhook body, e-mail
+    /// subject). `None` in tests and for callers that have nothing to add.
+    pub meta: Option<&'a PostMeta>,
 }
 
 /// A post as the service knows it. For Bluesky `id` is the `at://` URI and `cid` is set.
@@ -80,6 +94,9 @@ pub enum ChannelConfig {
     X(XConfig),
     Mastodon(MastodonConfig),
     Bluesky(BlueskyConfig),
+    Matrix(MatrixConfig),
+    Webhook(WebhookConfig),
+    Email(EmailConfig),
 }
 
 /// `type: x`
@@ -212,6 +229,9 @@ pub enum ConfigError {
     },
     #[error("`{field}` is not a usable URL: {reason}")]
     BadUrl { field: &'static str, reason: String },
+    /// Any other unusable setting (an e-mail address, a signing secret's format, …).
+    #[error("`{field}` is not usable: {reason}")]
+    Invalid { field: &'static str, reason: String },
     #[error("could not set up the HTTP client: {0}")]
     Http(String),
 }
@@ -222,6 +242,9 @@ pub enum Channel {
     X(x::XClient),
     Mastodon(mastodon::MastodonClient),
     Bluesky(bluesky::BlueskyClient),
+    Matrix(matrix::MatrixClient),
+    Webhook(webhook::WebhookClient),
+    Email(email::EmailClient),
 }
 
 impl Channel {
@@ -240,6 +263,15 @@ impl Channel {
             ChannelConfig::Bluesky(c) => {
                 Channel::Bluesky(bluesky::BlueskyClient::from_config(c, env, opts)?)
             }
+            ChannelConfig::Matrix(c) => {
+                Channel::Matrix(matrix::MatrixClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Webhook(c) => {
+                Channel::Webhook(webhook::WebhookClient::from_config(c, env, opts)?)
+            }
+            ChannelConfig::Email(c) => {
+                Channel::Email(email::EmailClient::from_config(c, env, opts)?)
+            }
         })
     }
 
@@ -249,6 +281,9 @@ impl Channel {
             Channel::X(c) => c.send(post).await,
             Channel::Mastodon(c) => c.send(post).await,
             Channel::Bluesky(c) => c.send(post).await,
+            Channel::Matrix(c) => c.send(post).await,
+            Channel::Webhook(c) => c.send(post).await,
+            Channel::Email(c) => c.send(post).await,
         }
     }
 
@@ -258,22 +293,30 @@ impl Channel {
             Channel::X(c) => c.check().await,
             Channel::Mastodon(c) => c.check().await,
             Channel::Bluesky(c) => c.check().await,
+            Channel::Matrix(c) => c.check().await,
+            Channel::Webhook(c) => c.check().await,
+            Channel::Email(c) => c.check().await,
         }
     }
 
-    /// `x`, `mastodon` or `bluesky`.
+    /// `x`, `mastodon`, `bluesky`, `matrix`, `webhook` or `email`.
     pub fn kind(&self) -> &'static str {
         match self {
             Channel::X(_) => "x",
             Channel::Mastodon(_) => "mastodon",
             Channel::Bluesky(_) => "bluesky",
+            Channel::Matrix(_) => "matrix",
+            Channel::Webhook(_) => "webhook",
+            Channel::Email(_) => "email",
         }
     }
 
     /// Whether re-sending a post whose earlier attempt may have reached the server is safe
-    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key). False for X.
+    /// (Mastodon: `Idempotency-Key`, valid for one hour; Bluesky: same record key; Matrix: same
+    /// transaction id; webhook: same `webhook-id`, which receivers deduplicate). False for X and
+    /// e-mail.
     pub fn resend_is_idempotent(&self) -> bool {
-        !matches!(self, Channel::X(_))
+        !matches!(self, Channel::X(_) | Channel::Email(_))
     }
 }
 
@@ -321,16 +364,9 @@ fn base_url(field: &'static str, raw: &str) -> Result<Url, ConfigError> {
             "{e}; write an absolute URL like https://example.org"
         ))
     })?;
-    let host = url.host_str().unwrap_or("");
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(url.host_str().unwrap_or("")) => {}
         "http" => {
             return Err(bad(
                 "plain http would send the credentials unencrypted; use https://",
@@ -354,6 +390,17 @@ fn base_url(field: &'static str, raw: &str) -> Result<Url, ConfigError> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+/// `localhost` or a loopback address (`127.0.0.1`, `[::1]`): where unencrypted connections are
+/// allowed, for test servers.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `base` joined with a relative API path such as `api/v1/statuses`.
@@ -517,6 +564,44 @@ fn until_epoch_millis(millis: i64) -> Duration {
     Duration::from_millis(u64::try_from(millis.saturating_sub(now)).unwrap_or(0))
 }
 
+/// Plain post text as an HTML fragment: `&`, `<`, `>` and `"` escaped, every `http(s)://` URL
+/// a link (found the way Bluesky's link facets are).
+fn text_to_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 64);
+    let mut at = 0;
+    for facet in crate::broadcast::text::link_facets(text) {
+        let (start, end) = (facet.index.byte_start, facet.index.byte_end);
+        if start < at || end > text.len() {
+            continue;
+        }
+        let url = escape_html(&text[start..end]);
+        html.push_str(&escape_html(&text[at..start]));
+        html.push_str("<a href=\"");
+        html.push_str(&url);
+        html.push_str("\">");
+        html.push_str(&url);
+        html.push_str("</a>");
+        at = end;
+    }
+    html.push_str(&escape_html(&text[at..]));
+    html
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Lower-case hex.
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -575,6 +660,19 @@ mod tests {
         let s = Secret::new("hunter22");
         assert_eq!(scrub("bad token hunter22!", &[&s]), "bad token ***!");
         assert_eq!(scrub(&"a".repeat(1000), &[]).chars().count(), 401);
+    }
+
+    #[test]
+    fn html_escapes_and_links() {
+        assert_eq!(
+            text_to_html("a<b> & \"c\" https://x.example/?a=1&b=2. Ende"),
+            "a&lt;b&gt; &amp; &quot;c&quot; <a href=\"https://x.example/?a=1&amp;b=2\">https://x.example/?a=1&amp;b=2</a>. Ende"
+        );
+        assert_eq!(text_to_html("kein Link"), "kein Link");
+        assert_eq!(
+            text_to_html("javascript:alert(1) <script>"),
+            "javascript:alert(1) &lt;script&gt;"
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn post<'a>(key: &'a str, text: &'a str) -> Outgoing<'a> {
         root: None,
         facets: Vec::new(),
         in_doubt: false,
+        meta: None,
     }
 }
 

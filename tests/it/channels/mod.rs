@@ -4,6 +4,9 @@ pub mod common;
 
 pub mod bluesky;
 mod config;
+pub mod email;
 mod mastodon;
+pub mod matrix;
 mod retry;
+pub mod webhook;
 pub mod x;
