@@ -4,7 +4,8 @@
 scripts/interop.sh installs and starts the servers on 127.0.0.1 and writes their addresses into
 a JSON file; this script (standard library only) creates the accounts, copies the demo into a
 work folder with a broadcast config pointing at the servers, runs `statuscast broadcast` at
-several `--now` moments, and reads back what each server holds:
+several `--now` moments, and reads back what each server holds (clients.py: accounts and read-back
+per server; checks.py: what is checked):
 
   python3 tests/interop/run.py --bin target/debug/statuscast --servers servers.json --work DIR
   python3 tests/interop/run.py --bin target/debug/statuscast --probe matrix   # channel in this build?
@@ -118,7 +119,7 @@ class Statuscast:
             cmd += ["--now", now]
         cmd += list(args)
         proc = subprocess.run(
-            cmd, cwd=self.site, env=self.env, capture_output=True, text=True, timeout=300
+            cmd, cwd=self.site, env=self.env, capture_output=True, text=True, timeout=180
         )
         out = (proc.stdout + proc.stderr).strip()
         print(f"  $ statuscast {' '.join(cmd[1:])}  → exit {proc.returncode}", flush=True)
