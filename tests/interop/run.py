@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from checks import (
+sys.dont_write_bytecode = True  # no __pycache__ beside the suite in the work tree
+from checks import (  # noqa: E402 - after the line above
     LATER,
     MOMENTS,
     Report,
@@ -37,7 +38,7 @@ from checks import (
     check_matrix,
     new_sending_lines,
 )
-from clients import Bluesky, Email, Mastodon, Matrix
+from clients import Bluesky, Email, Mastodon, Matrix  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
