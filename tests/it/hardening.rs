@@ -422,7 +422,7 @@ fn large_history(repo: &Repo) {
             let t = at + chrono::TimeDelta::minutes(u as i64 * 20);
             let _ = write!(
                 text,
-                "## {} {status}\nUpdate {u} of incident {i}: we are on it.\n\n",
+                "## {} Z {status}\nUpdate {u} of incident {i}: we are on it.\n\n",
                 t.format("%Y-%m-%d %H:%M")
             );
         }

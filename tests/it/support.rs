@@ -43,9 +43,10 @@ impl Run {
 /// The binary under test: this build's, or `STATUSCAST_BIN` (e.g. a release build for the load
 /// test, see .ci/run).
 pub fn binary() -> PathBuf {
+    // A relative STATUSCAST_BIN is relative to the repository: tests run the binary in temp folders.
     std::env::var_os("STATUSCAST_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_statuscast")),
-        PathBuf::from,
+        |p| manifest_dir().join(p),
     )
 }
 
