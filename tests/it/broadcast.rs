@@ -193,21 +193,7 @@ pub(crate) async fn run(repo: &Repo, now: &str, args: &[&str]) -> Run {
     let cmd_args: Vec<String> = all.iter().map(|s| (*s).to_string()).collect();
     let mut cmd = repo.command(&[], ENV);
     cmd.args(&cmd_args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in SECRETS {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret leaked into the output"
-        );
-    }
-    run
+    crate::support::output_without_secrets(cmd, SECRETS).await
 }
 
 pub(crate) fn ledger(repo: &Repo) -> Vec<Value> {

@@ -79,24 +79,8 @@ async fn run(repo: &Repo, s: &Services, now: &str, args: &[&str]) -> Run {
     all.extend_from_slice(args);
     let env = env(s);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut cmd = repo.command(&all, &env);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in SECRETS {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret leaked into the output:\n{}{}",
-            run.stdout,
-            run.stderr
-        );
-    }
-    run
+    let cmd = repo.command(&all, &env);
+    crate::support::output_without_secrets(cmd, SECRETS).await
 }
 
 fn ledger(repo: &Repo) -> Vec<Value> {

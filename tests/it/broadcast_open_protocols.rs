@@ -59,21 +59,7 @@ fn webhook_channel(rx: &MockServer) -> String {
 async fn run(repo: &Repo, now: &str, args: &[&str]) -> Run {
     let mut cmd = repo.command(&["--now", now], ENV);
     cmd.args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in SECRETS {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret leaked into the output"
-        );
-    }
-    run
+    crate::support::output_without_secrets(cmd, SECRETS).await
 }
 
 fn ledger(repo: &Repo) -> Vec<Value> {

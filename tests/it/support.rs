@@ -188,3 +188,25 @@ pub fn section<'a>(html: &'a str, id: &str) -> &'a str {
         .unwrap_or(rest.len());
     &rest[..end]
 }
+
+/// Run a prepared command off the async runtime (local test services keep answering meanwhile),
+/// and check that none of `secrets` appears in its output.
+pub async fn output_without_secrets(mut cmd: Command, secrets: &[&str]) -> Run {
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for secret in secrets {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "a secret leaked into the output:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    run
+}
