@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod model;
 pub mod site;
 pub mod source;
+pub mod timings;
 
 /// An I/O error in the user's words (no Rust `Debug` output).
 #[must_use]

@@ -141,7 +141,10 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     // Front page.
     let statuses = component_statuses(config, input.incidents, now);
     let worst = overall(&statuses);
+    let t = crate::timings::span("uptime");
     let groups = groups(&views, input.incidents, &statuses);
+    drop(t);
+    let t = crate::timings::span("front page views");
     let active: Vec<IncidentView> = visible
         .iter()
         .filter(|i| !i.is_maintenance() && i.is_active(now))
@@ -158,6 +161,8 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     let recent = recent_days(&views, &visible);
     let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
 
+    drop(t);
+    let t = crate::timings::span("front page render");
     let mut pages: Vec<Result<Output, Diagnostic>> = vec![page("index.html", "", &|ctx| {
         ctx.insert(
             "overall",
@@ -169,6 +174,8 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         ctx.insert("recent", &recent);
     })];
 
+    drop(t);
+    let t = crate::timings::span("incident pages");
     // One page per incident.
     pages.par_extend(visible.par_iter().map(|i| {
         let v = views.incident(i);
@@ -177,6 +184,8 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         })
     }));
 
+    drop(t);
+    let t = crate::timings::span("history pages");
     // History, paginated, grouped by month within a page.
     let past: Vec<&Incident> = visible
         .iter()
@@ -215,6 +224,7 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         })
     }));
 
+    drop(t);
     let mut out = Vec::with_capacity(pages.len() + input.theme.assets.len() + 1);
     let mut problems = Diagnostics::default();
     for p in pages {
@@ -234,10 +244,12 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         bytes: OUTPUT_README.as_bytes().to_vec(),
     });
     // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml.
+    let t = crate::timings::span("machine outputs");
     match machine::render(input, &out) {
         Ok(files) => out.extend(files),
         Err(d) => problems.extend(d),
     }
+    drop(t);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     problems.into_result(out)
 }
@@ -309,7 +321,9 @@ fn recent_days<'a>(views: &Views<'a>, visible: &[&'a Incident]) -> Vec<DaySectio
 /// Rendering or writing problems; `out` is then left as it was.
 pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
     let files = render(input)?;
+    let t = crate::timings::span("write");
     write::replace_dir(out, &files)?;
+    drop(t);
     Ok(Stats {
         pages: files
             .iter()

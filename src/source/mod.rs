@@ -68,6 +68,7 @@ pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// # Errors
 /// Every problem found, sorted by file and position.
 pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
+    let _t = crate::timings::span("load incidents");
     let files = incident_files(&config.incidents_path())?;
     let results: Vec<Result<Incident, Diagnostics>> = files
         .par_iter()
