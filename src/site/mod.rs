@@ -32,6 +32,8 @@ use view::{GroupView, IncidentView, Texts, Views};
 pub const UPTIME_DAYS: u32 = 90;
 /// Days of history on the front page.
 pub const RECENT_DAYS: u64 = 14;
+/// Incidents shown in the front page's recent days at most; the rest is counted and links to the history.
+pub const RECENT_LIMIT: usize = 20;
 /// Incidents per history page.
 pub const HISTORY_PAGE_SIZE: usize = 25;
 
@@ -65,6 +67,9 @@ struct DaySection<'a> {
     label: String,
     date_iso: String,
     incidents: Vec<IncidentView<'a>>,
+    /// Incidents of that day beyond the front page's limit (they are in the history).
+    more: usize,
+    more_label: String,
 }
 
 #[derive(Serialize)]
@@ -158,7 +163,7 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     maintenance.sort_by_key(|i| i.started_at());
     let maintenance: Vec<IncidentView> =
         maintenance.into_iter().map(|i| views.incident(i)).collect();
-    let recent = recent_days(&views, &visible);
+    let recent = recent_days(&views, &visible, &|i| views.incident(i));
     let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
 
     drop(t);
@@ -292,27 +297,53 @@ fn groups<'a>(
     out
 }
 
-fn recent_days<'a>(views: &Views<'a>, visible: &[&'a Incident]) -> Vec<DaySection<'a>> {
+fn recent_days<'a>(
+    views: &Views<'a>,
+    visible: &[&'a Incident],
+    view: &dyn Fn(&'a Incident) -> IncidentView<'a>,
+) -> Vec<DaySection<'a>> {
     let tz = views.config.tz;
     let today = views.now.with_timezone(&tz).date_naive();
-    (0..RECENT_DAYS)
+    let mut days: Vec<DaySection<'a>> = (0..RECENT_DAYS)
         .map(|back| {
             let date = today - Days::new(back);
             let noon = date.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
             DaySection {
                 label: views.clock.date(noon),
                 date_iso: date.to_string(),
-                incidents: visible
-                    .iter()
-                    .filter(|i| {
-                        !i.is_upcoming(views.now)
-                            && i.started_at().with_timezone(&tz).date_naive() == date
-                    })
-                    .map(|i| views.incident(i))
-                    .collect(),
+                incidents: Vec::new(),
+                more: 0,
+                more_label: String::new(),
             }
         })
-        .collect()
+        .collect();
+    // `visible` is newest first: one pass, stopping at the first incident before the oldest day.
+    let mut shown = 0;
+    for i in visible {
+        if i.is_upcoming(views.now) {
+            continue;
+        }
+        let date = i.started_at().with_timezone(&tz).date_naive();
+        let Some(back) = usize::try_from((today - date).num_days()).ok() else {
+            continue;
+        };
+        let Some(day) = days.get_mut(back) else { break };
+        if shown < RECENT_LIMIT {
+            day.incidents.push(view(i));
+            shown += 1;
+        } else {
+            day.more += 1;
+        }
+    }
+    for day in &mut days {
+        if day.more > 0 {
+            day.more_label = views
+                .texts
+                .get("recent_more")
+                .replace("{count}", &day.more.to_string());
+        }
+    }
+    days
 }
 
 /// Render and write the site into `out`, replacing it only when everything is ready.
