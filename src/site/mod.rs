@@ -274,9 +274,16 @@ fn groups<'a>(
     statuses: &BTreeMap<String, ComponentStatus>,
 ) -> Vec<GroupView<'a>> {
     let mut out: Vec<GroupView<'a>> = Vec::new();
+    let recent = crate::model::uptime::within(incidents, views.now, UPTIME_DAYS);
     for c in &views.config.components {
         let status = statuses.get(&c.id).copied().unwrap_or_default();
-        let up = uptime(incidents, &c.id, views.config.tz, views.now, UPTIME_DAYS);
+        let up = uptime(
+            recent.iter().copied(),
+            &c.id,
+            views.config.tz,
+            views.now,
+            UPTIME_DAYS,
+        );
         let cv = views.component(c, status, &up);
         let name = c.group.as_deref();
         match out.iter_mut().find(|g| g.name.is_some() && g.name == name) {
