@@ -17,7 +17,7 @@ use crate::model::Incident;
 fn load(global: &Global) -> Result<(DateTime<Utc>, Config, Vec<Incident>)> {
     let now = super::now(global)?;
     let config = Config::load(&global.config).map_err(super::problems_error)?;
-    let incidents = crate::source::load(&config).map_err(super::problems_error)?;
+    let incidents = crate::source::load_cached(&config).map_err(super::problems_error)?;
     Ok((now, config, incidents))
 }
 
