@@ -14,7 +14,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let t = crate::timings::span("config");
     let config = Config::load(&global.config).map_err(super::problems_error)?;
     drop(t);
-    let incidents = crate::source::load_cached(&config).map_err(super::problems_error)?;
+    let incidents = crate::source::load_cached(&config, true).map_err(super::problems_error)?;
     let t = crate::timings::span("theme");
     let theme = Theme::load(&config).map_err(super::problems_error)?;
     drop(t);

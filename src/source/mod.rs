@@ -94,11 +94,12 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
 }
 
 /// Like [`load`], but files unchanged since the last run come from the cache
-/// (`.statuscast/cache/`, see [`cache`]) instead of being parsed again; the cache is updated.
+/// (`.statuscast/cache/`, see [`cache`]) instead of being parsed again. With `store`, the cache is
+/// updated when anything changed (read-only commands leave it as it is).
 ///
 /// # Errors
 /// Every problem found, sorted by file and position (problems are never cached).
-pub fn load_cached(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
+pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagnostics> {
     let _t = crate::timings::span("load incidents (cached)");
     let dir = config.incidents_path();
     let files = incident_files(&dir)?;
@@ -146,7 +147,7 @@ pub fn load_cached(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
             Err(d) => problems.extend(d),
         }
     }
-    if problems.is_empty() && (parsed > 0 || !cache.is_empty()) {
+    if store && problems.is_empty() && (parsed > 0 || !cache.is_empty()) {
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             got.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
         cache::Cache::store(config, &entries);
