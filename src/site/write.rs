@@ -1,7 +1,10 @@
 //! Writing the output: everything goes into a fresh folder beside the target, which then takes the
 //! target's place, so a failed or killed build never leaves a half-written or emptied site.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::diagnostics::{Diagnostic, display_path};
 use crate::site::Output;
@@ -46,20 +49,25 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
 
     let written = (|| {
         std::fs::create_dir(&tmp).map_err(|e| io_error("create", &tmp, &e))?;
-        for f in files {
-            if !is_contained(&f.path) {
-                return Err(Diagnostic::new(format!(
-                    "refusing to write {:?}: it would land outside the output folder",
-                    f.path
-                )));
-            }
-            let path = tmp.join(&f.path);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
-            }
-            std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+        if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
+            return Err(Diagnostic::new(format!(
+                "refusing to write {:?}: it would land outside the output folder",
+                f.path
+            )));
         }
-        Ok(())
+        // Folders first, each once; then the files on all cores (each write is its own syscalls).
+        let dirs: BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for d in dirs {
+            let dir = tmp.join(d);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+        }
+        files.par_iter().try_for_each(|f| {
+            let path = tmp.join(&f.path);
+            std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))
+        })
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -81,9 +89,39 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
         return Err(io_error("move into place", out, &e));
     }
     if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+        remove_tree(&old);
     }
     Ok(())
+}
+
+/// Remove a folder with everything in it, its subfolders on all cores (best effort).
+fn remove_tree(dir: &Path) {
+    let mut entries: Vec<PathBuf> = Vec::new();
+    if let Ok(list) = std::fs::read_dir(dir) {
+        for e in list.flatten() {
+            let path = e.path();
+            // The one big folder (a page per incident) is split further.
+            if e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() == "incidents" {
+                entries.extend(
+                    std::fs::read_dir(&path)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            } else {
+                entries.push(path);
+            }
+        }
+    }
+    entries.par_iter().for_each(|p| {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    });
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[cfg(test)]
