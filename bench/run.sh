@@ -84,7 +84,7 @@ for n in $SIZES; do
 done
 
 echo "== fan-out: one update to 8 channels that answer in 300 ms each"
-fanout=$(cargo test --release --locked --quiet --test it fan_out -- --nocapture 2>&1 | grep -o 'fan-out: .*' | head -1 || true)
+fanout=$(cargo test --locked --quiet --test it fan_out -- --nocapture 2>&1 | grep -o 'fan-out: .*' | head -1 || true)
 echo "   ${fanout:-not measured}"
 
 cores=$(nproc)
