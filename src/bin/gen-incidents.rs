@@ -8,7 +8,7 @@
 //! deployment that has been running all along (so a cron tick at `--end` has nothing to send).
 //!
 //! The same `--n`, `--seed` and `--end` give byte-identical files on every machine: the random
-//! numbers come from a SplitMix64 written out below, not from a library whose algorithm may change.
+//! numbers come from a `SplitMix64` written out below, not from a library whose algorithm may change.
 //!
 //! ```text
 //! cargo run --release --bin gen-incidents -- --n 10000 --seed 1 --out /tmp/sc-10k
@@ -57,7 +57,7 @@ struct Args {
     no_ledger: bool,
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same on every platform forever.
+/// `SplitMix64` (Steele, Lea, Flood 2014): tiny, fast, and the same on every platform forever.
 struct Rng(u64);
 
 impl Rng {

@@ -133,7 +133,6 @@ fn in_window(incident: &Incident, now: DateTime<Utc>, lookback: TimeDelta) -> bo
 
 /// Which ledger keys a run at `now` can need: those of the incidents [`candidates`] looks at, and
 /// recurring posts. For [`crate::broadcast::ledger::Ledger::open_filtered`].
-#[must_use]
 pub fn ledger_keys<'a>(
     config: &Config,
     incidents: &'a [Incident],

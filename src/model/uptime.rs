@@ -35,7 +35,7 @@ pub struct Uptime {
 /// The incidents that can touch the last `days` days before `now`: those with an event in that
 /// time or still going on. Filtering once saves every component a pass over years of history.
 #[must_use]
-pub fn within<'a>(incidents: &'a [Incident], now: DateTime<Utc>, days: u32) -> Vec<&'a Incident> {
+pub fn within(incidents: &[Incident], now: DateTime<Utc>, days: u32) -> Vec<&Incident> {
     // A day more than asked: local midnight can lie before `now - days` in UTC.
     let from = now - TimeDelta::days(i64::from(days) + 1);
     incidents

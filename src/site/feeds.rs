@@ -110,7 +110,8 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
         let ids = update_ids
             .entry(incident.id.as_str())
             .or_insert_with(|| ids::updates(incident));
-        entries[n].id = ids[entries[n].index].clone();
+        let index = entries[n].index;
+        entries[n].id.clone_from(&ids[index]);
     }
     let mut html: Vec<String> = vec![String::new(); entries.len()];
     let rendered: Vec<(usize, String)> = used

@@ -204,8 +204,8 @@ fn statuses() -> impl Iterator<Item = Status> {
     Status::INCIDENT.into_iter().chain(Status::MAINTENANCE)
 }
 
-fn index_of<T: PartialEq>(mut all: impl Iterator<Item = T>, v: T) -> u8 {
-    all.position(|x| x == v).unwrap_or(0) as u8
+fn index_of<T: PartialEq>(mut all: impl Iterator<Item = T>, v: &T) -> u8 {
+    all.position(|x| x == *v).unwrap_or(0) as u8
 }
 
 fn encode(
@@ -226,11 +226,11 @@ fn encode(
         w.str(&i.id);
         w.str(&i.title);
         w.strs(&i.components);
-        w.u8(index_of(Impact::ALL.into_iter(), i.impact));
+        w.u8(index_of(Impact::ALL.into_iter(), &i.impact));
         w.u64(i.component_status.len() as u64);
         for (c, s) in &i.component_status {
             w.str(c);
-            w.u8(index_of(ComponentStatus::ALL.into_iter(), *s));
+            w.u8(index_of(ComponentStatus::ALL.into_iter(), s));
         }
         match &i.author {
             Some(a) => {
@@ -252,7 +252,7 @@ fn encode(
         w.u64(i.updates.len() as u64);
         for u in &i.updates {
             w.time(u.at);
-            w.u8(index_of(statuses(), u.status));
+            w.u8(index_of(statuses(), &u.status));
             w.str(&u.body);
             w.u64(u.line as u64);
         }

@@ -93,6 +93,12 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
     finish(incidents, problems)
 }
 
+/// A file read for [`load_cached`]: from the cache, or parsed now.
+enum Got {
+    Cached,
+    Parsed(Box<Incident>),
+}
+
 /// Like [`load`], but files unchanged since the last run come from the cache
 /// (`.statuscast/cache/`, see [`cache`]) instead of being parsed again. With `store`, the cache is
 /// updated when anything changed (read-only commands leave it as it is).
@@ -104,10 +110,6 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
     let dir = config.incidents_path();
     let files = incident_files(&dir)?;
     let mut cache = cache::Cache::load(config);
-    enum Got {
-        Cached,
-        Parsed(Incident),
-    }
     let results: Vec<Result<(String, cache::Stamp, Got), Diagnostics>> = files
         .par_iter()
         .map(|path| {
@@ -127,7 +129,7 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
             }
             let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
             let incident = incident::parse(path, &bytes, config)?;
-            Ok((rel, stamp, Got::Parsed(incident)))
+            Ok((rel, stamp, Got::Parsed(Box::new(incident))))
         })
         .collect();
     let mut problems = Diagnostics::default();
@@ -142,7 +144,7 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
             }
             Ok((rel, stamp, Got::Parsed(i))) => {
                 parsed += 1;
-                got.push((rel, stamp, i));
+                got.push((rel, stamp, *i));
             }
             Err(d) => problems.extend(d),
         }

@@ -66,7 +66,12 @@ fn generated_history_is_deterministic_valid_and_settled() {
     assert!(fa == fb, "the same seed gives the same files");
     let incident = fa
         .iter()
-        .find(|(p, _)| p.starts_with("incidents/") && p.ends_with(".md"))
+        .find(|(p, _)| {
+            p.starts_with("incidents/")
+                && std::path::Path::new(p)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+        })
         .unwrap();
     assert!(String::from_utf8_lossy(&incident.1).starts_with("---\ntitle: "));
 

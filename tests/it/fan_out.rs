@@ -2,6 +2,7 @@
 //! so the run takes about 300 ms, not 8 × 300 ms. The test asserts the overlap (every request had
 //! arrived before the first answer went out), not a wall-clock limit; `bench/run.sh` reports the time.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,16 +40,15 @@ async fn fan_out_sends_one_update_to_every_channel_at_once() {
             .await;
         servers.push(server);
     }
-    let channels: String = servers
-        .iter()
-        .enumerate()
-        .map(|(n, s)| {
-            format!(
-                "    - {{ id: m{n}, type: mastodon, instance: \"{}\", token_env: MASTODON_TOKEN }}\n",
-                s.uri()
-            )
-        })
-        .collect();
+    let mut channels = String::new();
+    for (n, s) in servers.iter().enumerate() {
+        writeln!(
+            channels,
+            "    - {{ id: m{n}, type: mastodon, instance: \"{}\", token_env: MASTODON_TOKEN }}",
+            s.uri()
+        )
+        .unwrap();
+    }
     let repo = Repo::fixture("english");
     let config = repo.read("statuscast.yaml");
     let config = config.split("\nbroadcast:").next().unwrap().to_string();
