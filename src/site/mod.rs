@@ -8,6 +8,7 @@ pub mod ics;
 pub mod ids;
 pub mod machine;
 pub mod markdown;
+pub mod spare;
 pub mod theme;
 pub mod view;
 pub mod write;
@@ -18,6 +19,7 @@ use std::path::Path;
 use chrono::{DateTime, Days, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
+use sha2::Digest as _;
 use tera::Context;
 
 use crate::config::Config;
@@ -372,7 +374,19 @@ where
 pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
     let files = render(input)?;
     let t = crate::timings::span("write");
-    write::replace_dir(out, &files)?;
+    // Through the spare folder when it can be used (same file system), else a fresh folder.
+    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let key = sha2::Sha256::digest(abs.to_string_lossy().as_bytes());
+    let state = crate::source::cache::dir(input.config).join(format!(
+        "site-{}",
+        key.iter().take(6).fold(String::new(), |mut s, b| {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+            s
+        })
+    ));
+    if !spare::sync(out, &files, &state)? {
+        write::replace_dir(out, &files)?;
+    }
     drop(t);
     Ok(Stats {
         pages: files

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::diagnostics::{Diagnostic, display_path};
 use crate::site::Output;
 
-fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
+pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(format!(
         "cannot {what} {}: {}",
         display_path(path),
@@ -95,7 +95,7 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
 }
 
 /// Remove a folder with everything in it, its subfolders on all cores (best effort).
-fn remove_tree(dir: &Path) {
+pub(crate) fn remove_tree(dir: &Path) {
     let mut entries: Vec<PathBuf> = Vec::new();
     if let Ok(list) = std::fs::read_dir(dir) {
         for e in list.flatten() {
