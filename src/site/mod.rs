@@ -106,6 +106,65 @@ fn root_of(path: &str) -> String {
 /// # Errors
 /// A template that fails to render.
 pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
+    Ok(render_with(input, &|_, _| false)?.files)
+}
+
+/// What [`render_with`] made.
+pub struct Rendered {
+    /// The files rendered now.
+    pub files: Vec<Output>,
+    /// Pages not rendered because `reuse(path, key)` said the earlier output can be kept.
+    pub reused: Vec<String>,
+    /// The input key of every page that has one (path → key): the same key, the same bytes.
+    pub keys: BTreeMap<String, String>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+        s
+    })
+}
+
+/// Feeds `Hash` into SHA-256, for keys that must not collide.
+struct ShaHasher(sha2::Sha256);
+
+impl std::hash::Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// What every page depends on besides its incidents: this statuscast, the config, the theme.
+fn global_key(input: &Input) -> [u8; 32] {
+    let mut h = sha2::Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        h.update(
+            crate::source::cache::Stamp::of(&meta)
+                .mtime_ns
+                .to_le_bytes(),
+        );
+        h.update(meta.len().to_le_bytes());
+    }
+    h.update(format!("{:?}", input.config).as_bytes());
+    h.update(input.theme.fingerprint);
+    h.finalize().into()
+}
+
+/// Like [`render`], but a page whose input key `reuse(path, key)` accepts is not rendered: the
+/// caller keeps the bytes it has for that key. Pages of settled incidents (see
+/// [`Incident::settled_at`]) do not depend on `now`, so a cron rebuild reuses them.
+///
+/// # Errors
+/// A template that fails to render.
+pub fn render_with(
+    input: &Input,
+    reuse: &(dyn Fn(&str, &str) -> bool + Sync),
+) -> Result<Rendered, Diagnostics> {
     let config = input.config;
     let now = input.now;
     let views = Views {
@@ -124,39 +183,134 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
         .filter(|i| i.is_visible(now))
         .collect();
 
+    // Each visible incident's key, and the time its page shows as "updated".
+    let t = crate::timings::span("page keys");
+    let global = global_key(input);
+    let now_text = machine::rfc3339(now);
+    let keyed: Vec<([u8; 32], Option<DateTime<Utc>>)> = visible
+        .par_iter()
+        .map(|i| {
+            let settled = i.settled_at().filter(|t| *t <= now);
+            let mut h = ShaHasher(sha2::Sha256::new());
+            std::hash::Hash::hash(&global, &mut h);
+            std::hash::Hash::hash(*i, &mut h);
+            if settled.is_none() {
+                h.0.update(now_text.as_bytes());
+            }
+            let as_of = settled.map(|_| machine::changed_at(i, now));
+            (h.0.finalize().into(), as_of)
+        })
+        .collect();
+    drop(t);
+
     // What every page has; cloned per page instead of serialized again for each.
     let mut base = Context::new();
     base.insert("site", &site);
     base.insert("t", &input.theme.texts);
-    let page =
-        |template: &str, path: &str, fill: &dyn Fn(&mut Context)| -> Result<Output, Diagnostic> {
-            let mut ctx = base.clone();
-            ctx.insert("root", &root_of(path));
-            ctx.insert("page_path", path);
-            fill(&mut ctx);
-            let html = input.theme.tera.render(template, &ctx).map_err(|e| {
-                Diagnostic::new(format!(
-                    "rendering {path} with {template} failed: {}",
-                    theme::tera_reason(&e)
-                ))
-                .hint("check the theme's template for variables that do not exist")
-            })?;
-            Ok(Output {
-                path: format!("{path}index.html"),
-                bytes: html.into_bytes(),
-            })
-        };
+    let page = |template: &str,
+                path: &str,
+                as_of: Option<DateTime<Utc>>,
+                fill: &dyn Fn(&mut Context)|
+     -> Result<Output, Diagnostic> {
+        let mut ctx = base.clone();
+        if let Some(t) = as_of {
+            ctx.insert("site", &views.site_as_of(t));
+        }
+        ctx.insert("root", &root_of(path));
+        ctx.insert("page_path", path);
+        fill(&mut ctx);
+        let html = input.theme.tera.render(template, &ctx).map_err(|e| {
+            Diagnostic::new(format!(
+                "rendering {path} with {template} failed: {}",
+                theme::tera_reason(&e)
+            ))
+            .hint("check the theme's template for variables that do not exist")
+        })?;
+        Ok(Output {
+            path: format!("{path}index.html"),
+            bytes: html.into_bytes(),
+        })
+    };
 
     // Every visible incident's view, built once (its Markdown rendered once) on both cores and
     // shared by its own page, its history page and the front page.
     let t = crate::timings::span("incident views");
-    let all: Vec<IncidentView> = visible.par_iter().map(|i| views.incident(i)).collect();
     let index: HashMap<&str, usize> = visible
         .iter()
         .enumerate()
         .map(|(n, i)| (i.id.as_str(), n))
         .collect();
-    let view = |i: &Incident| &all[index[i.id.as_str()]];
+    let page_key = |n: usize| hex(&keyed[n].0);
+    let past: Vec<&Incident> = visible
+        .iter()
+        .copied()
+        .filter(|i| !i.is_upcoming(now))
+        .collect();
+    let chunks: Vec<&[&Incident]> = if past.is_empty() {
+        vec![&[]]
+    } else {
+        past.chunks(HISTORY_PAGE_SIZE).collect()
+    };
+    let total = chunks.len();
+    let history_key = |n: usize, chunk: &[&Incident]| {
+        let mut h = sha2::Sha256::new();
+        h.update(global);
+        h.update(format!("history {n} {total}").as_bytes());
+        for i in chunk {
+            h.update(keyed[index[i.id.as_str()]].0);
+        }
+        hex(&h.finalize())
+    };
+    let history_as_of = |chunk: &[&Incident]| -> Option<DateTime<Utc>> {
+        chunk
+            .iter()
+            .map(|i| keyed[index[i.id.as_str()]].1)
+            .collect::<Option<Vec<_>>>()
+            .and_then(|v| v.into_iter().max())
+    };
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    let mut need = vec![false; visible.len()];
+    for (n, i) in visible.iter().enumerate() {
+        let path = format!("{}index.html", Views::incident_path(&i.id));
+        let key = page_key(n);
+        need[n] = !reuse(&path, &key);
+        keys.insert(path, key);
+    }
+    let mut history_needed = vec![false; total];
+    for (n, chunk) in chunks.iter().enumerate() {
+        let path = format!("{}index.html", history_path(n + 1));
+        let key = history_key(n, chunk);
+        if !reuse(&path, &key) {
+            history_needed[n] = true;
+            for i in *chunk {
+                need[index[i.id.as_str()]] = true;
+            }
+        }
+        keys.insert(path, key);
+    }
+    // The front page's incidents.
+    for (n, i) in visible.iter().enumerate() {
+        if i.is_active(now) || i.is_upcoming(now) {
+            need[n] = true;
+        }
+    }
+    for (n, i) in visible.iter().enumerate().take(RECENT_LIMIT * 4) {
+        let _ = i;
+        need[n] = true;
+    }
+    // Views (and their Markdown) only where a page is rendered; each built once.
+    let built: Vec<Option<IncidentView>> = visible
+        .par_iter()
+        .zip(need.par_iter())
+        .map(|(i, need)| need.then(|| views.incident(i)))
+        .collect();
+    let fallback: std::sync::OnceLock<Vec<IncidentView>> = std::sync::OnceLock::new();
+    let view = |i: &Incident| -> &IncidentView {
+        let n = index[i.id.as_str()];
+        built[n].as_ref().unwrap_or_else(|| {
+            &fallback.get_or_init(|| visible.iter().map(|i| views.incident(i)).collect())[n]
+        })
+    };
     drop(t);
 
     // Front page.
@@ -180,7 +334,7 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
     let recent = recent_days(&views, &visible, &view);
     let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
-    let mut pages: Vec<Result<Output, Diagnostic>> = vec![page("index.html", "", &|ctx| {
+    let mut pages: Vec<Result<Output, Diagnostic>> = vec![page("index.html", "", None, &|ctx| {
         ctx.insert(
             "overall",
             &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
@@ -194,51 +348,59 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     drop(t);
     let t = crate::timings::span("incident pages");
     // One page per incident.
-    pages.par_extend(all.par_iter().map(|v| {
-        page("incident.html", &v.path, &|ctx| {
-            ctx.insert("incident", v);
-        })
-    }));
+    pages.par_extend(
+        visible
+            .par_iter()
+            .enumerate()
+            .filter(|(n, _)| {
+                let i = visible[*n];
+                !reuse(
+                    &format!("{}index.html", Views::incident_path(&i.id)),
+                    &page_key(*n),
+                )
+            })
+            .map(|(n, i)| {
+                let v = view(i);
+                page("incident.html", &v.path, keyed[n].1, &|ctx| {
+                    ctx.insert("incident", v);
+                })
+            }),
+    );
 
     drop(t);
     let t = crate::timings::span("history pages");
     // History, paginated, grouped by month within a page.
-    let past: Vec<&Incident> = visible
-        .iter()
-        .copied()
-        .filter(|i| !i.is_upcoming(now))
-        .collect();
-    let chunks: Vec<&[&Incident]> = if past.is_empty() {
-        vec![&[]]
-    } else {
-        past.chunks(HISTORY_PAGE_SIZE).collect()
-    };
-    let total = chunks.len();
-    pages.par_extend(chunks.par_iter().enumerate().map(|(n, chunk)| {
-        let current = n + 1;
-        let path = history_path(current);
-        let mut months: Vec<MonthSection> = Vec::new();
-        for i in *chunk {
-            let label = views.clock.month(i.started_at());
-            match months.last_mut() {
-                Some(m) if m.label == label => m.incidents.push(view(i)),
-                _ => months.push(MonthSection {
-                    label,
-                    incidents: vec![view(i)],
-                }),
-            }
-        }
-        let pagination = Pagination {
-            current,
-            total,
-            prev: (current > 1).then(|| history_path(current - 1)),
-            next: (current < total).then(|| history_path(current + 1)),
-        };
-        page("history.html", &path, &|ctx| {
-            ctx.insert("months", &months);
-            ctx.insert("pagination", &pagination);
-        })
-    }));
+    pages.par_extend(
+        chunks
+            .par_iter()
+            .enumerate()
+            .filter(|(n, _)| history_needed[*n])
+            .map(|(n, chunk)| {
+                let current = n + 1;
+                let path = history_path(current);
+                let mut months: Vec<MonthSection> = Vec::new();
+                for i in *chunk {
+                    let label = views.clock.month(i.started_at());
+                    match months.last_mut() {
+                        Some(m) if m.label == label => m.incidents.push(view(i)),
+                        _ => months.push(MonthSection {
+                            label,
+                            incidents: vec![view(i)],
+                        }),
+                    }
+                }
+                let pagination = Pagination {
+                    current,
+                    total,
+                    prev: (current > 1).then(|| history_path(current - 1)),
+                    next: (current < total).then(|| history_path(current + 1)),
+                };
+                page("history.html", &path, history_as_of(chunk), &|ctx| {
+                    ctx.insert("months", &months);
+                    ctx.insert("pagination", &pagination);
+                })
+            }),
+    );
 
     drop(t);
     let mut out = Vec::with_capacity(pages.len() + input.theme.assets.len() + 1);
@@ -261,13 +423,27 @@ pub fn render(input: &Input) -> Result<Vec<Output>, Diagnostics> {
     });
     // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml.
     let t = crate::timings::span("machine outputs");
-    match machine::render(input, &out) {
+    let reused: Vec<String> = keys
+        .iter()
+        .filter(|(p, k)| reuse(p, k))
+        .map(|(p, _)| p.clone())
+        .collect();
+    let paths: Vec<&str> = out
+        .iter()
+        .map(|o| o.path.as_str())
+        .chain(reused.iter().map(String::as_str))
+        .collect();
+    match machine::render(input, &paths) {
         Ok(files) => out.extend(files),
         Err(d) => problems.extend(d),
     }
     drop(t);
     out.sort_by(|a, b| a.path.cmp(&b.path));
-    problems.into_result(out)
+    problems.into_result(Rendered {
+        files: out,
+        reused,
+        keys,
+    })
 }
 
 fn groups<'a>(
@@ -372,32 +548,50 @@ where
 /// # Errors
 /// Rendering or writing problems; `out` is then left as it was.
 pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
-    let files = render(input)?;
-    let t = crate::timings::span("write");
-    // Through the spare folder when it can be used (same file system), else a fresh folder.
+    // The previous output is reused through the spare folder when it can be (same file system).
     let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let key = sha2::Sha256::digest(abs.to_string_lossy().as_bytes());
     let state = crate::source::cache::dir(input.config).join(format!(
         "site-{}",
-        key.iter().take(6).fold(String::new(), |mut s, b| {
-            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-            s
-        })
+        hex(&sha2::Sha256::digest(abs.to_string_lossy().as_bytes())[..6])
     ));
-    if !spare::sync(out, &files, &state)? {
-        write::replace_dir(out, &files)?;
+    let usable = spare::usable(out, &state);
+    let previous = if usable {
+        spare::live(out, &state)
+    } else {
+        None
+    };
+    let rendered = render_with(input, &|path, key| {
+        previous.as_ref().is_some_and(|m| m.has(path, key))
+    })?;
+    let files = &rendered.files;
+    let t = crate::timings::span("write");
+    if !(usable
+        && spare::sync_reusing(
+            out,
+            files,
+            &rendered.reused,
+            &rendered.keys,
+            previous.as_ref(),
+            &state,
+        )?)
+    {
+        write::replace_dir(out, files)?;
     }
     drop(t);
+    let is_page = |p: &str| {
+        std::path::Path::new(p)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("html"))
+    };
+    let reused_bytes: u64 = rendered
+        .reused
+        .iter()
+        .map(|p| previous.as_ref().map_or(0, |m| m.size(p)))
+        .sum();
     Ok(Stats {
-        pages: files
-            .iter()
-            .filter(|f| {
-                std::path::Path::new(&f.path)
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("html"))
-            })
-            .count(),
-        files: files.len(),
-        bytes: files.iter().map(|f| f.bytes.len()).sum(),
+        pages: files.iter().filter(|f| is_page(&f.path)).count()
+            + rendered.reused.iter().filter(|p| is_page(p)).count(),
+        files: files.len() + rendered.reused.len(),
+        bytes: files.iter().map(|f| f.bytes.len()).sum::<usize>() + reused_bytes as usize,
     })
 }

@@ -25,12 +25,51 @@ use super::Output;
 use super::write::{io_error, is_contained, remove_tree};
 use crate::diagnostics::Diagnostic;
 
+/// What a folder holds: every file's hash and size, and the input key of each page that has one.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
+pub struct Manifest {
     /// Inode of the folder this manifest describes.
     ino: u64,
     /// Path → SHA-256 (hex) of every file.
     files: BTreeMap<String, String>,
+    /// Path → size in bytes.
+    #[serde(default)]
+    sizes: BTreeMap<String, u64>,
+    /// Path → input key (see `site::render_with`).
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Does the folder hold the page `path` rendered from `key`?
+    #[must_use]
+    pub fn has(&self, path: &str, key: &str) -> bool {
+        self.keys.get(path).is_some_and(|k| k == key) && self.files.contains_key(path)
+    }
+
+    /// The size of `path` in the folder.
+    #[must_use]
+    pub fn size(&self, path: &str) -> u64 {
+        self.sizes.get(path).copied().unwrap_or(0)
+    }
+}
+
+/// Can the spare in `state` be swapped with `out` (the same file system)?
+#[must_use]
+pub fn usable(out: &Path, state: &Path) -> bool {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).is_ok()
+        && std::fs::create_dir_all(state).is_ok()
+        && same_device(state, &parent)
+}
+
+/// The manifest of the live output `out`, if it belongs to it.
+#[must_use]
+pub fn live(out: &Path, state: &Path) -> Option<Manifest> {
+    read_manifest(&state.join("live.json"), out)
 }
 
 #[cfg(unix)]
@@ -87,6 +126,22 @@ fn hex(bytes: &[u8]) -> String {
 /// # Errors
 /// When a file cannot be written; `out` is untouched then.
 pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnostic> {
+    sync_reusing(out, files, &[], &BTreeMap::new(), None, state)
+}
+
+/// [`sync`], where the pages `reused` are kept as `previous` (the live output's manifest) has
+/// them, copied from the live output where the spare's copy differs; `keys` are recorded.
+///
+/// # Errors
+/// When a file cannot be written; `out` is untouched then.
+pub fn sync_reusing(
+    out: &Path,
+    files: &[Output],
+    reused: &[String],
+    keys: &BTreeMap<String, String>,
+    previous: Option<&Manifest>,
+    state: &Path,
+) -> Result<bool, Diagnostic> {
     if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
         return Err(Diagnostic::new(format!(
             "refusing to write {:?}: it would land outside the output folder",
@@ -144,7 +199,18 @@ pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnost
         .par_iter()
         .map(|f| hex(&Sha256::digest(&f.bytes)))
         .collect();
-    let wanted: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let reused: Vec<(&str, &str, u64)> = reused
+        .iter()
+        .filter_map(|p| {
+            let m = previous?;
+            Some((p.as_str(), m.files.get(p)?.as_str(), m.size(p)))
+        })
+        .collect();
+    let wanted: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(reused.iter().map(|(p, _, _)| *p))
+        .collect();
     // Gone files, then folders left empty.
     let gone: Vec<String> = have
         .keys()
@@ -181,6 +247,27 @@ pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnost
         let _ = std::fs::remove_file(&path);
         std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))
     })?;
+    // Reused pages the spare does not have yet come from the live output.
+    let copy: Vec<&str> = reused
+        .iter()
+        .filter(|(p, h, _)| have.get(*p).map(String::as_str) != Some(*h))
+        .map(|(p, _, _)| *p)
+        .collect();
+    for d in copy
+        .iter()
+        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+        .collect::<BTreeSet<&str>>()
+    {
+        let dir = spare.join(d);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+    }
+    copy.par_iter().try_for_each(|p| {
+        let to = spare.join(p);
+        let _ = std::fs::remove_file(&to);
+        std::fs::copy(out.join(p), &to)
+            .map(|_| ())
+            .map_err(|e| io_error("copy", &to, &e))
+    })?;
 
     // Swap: the spare becomes the output, the output the next spare.
     let swap = state.join("swap");
@@ -206,14 +293,23 @@ pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnost
             let _ = std::fs::rename(&live_manifest, &spare_manifest);
         }
     }
-    let new_live = Manifest {
+    let mut new_live = Manifest {
         ino: ino(out).unwrap_or(0),
         files: files
             .iter()
             .zip(hashes)
             .map(|(f, h)| (f.path.clone(), h))
             .collect(),
+        sizes: files
+            .iter()
+            .map(|f| (f.path.clone(), f.bytes.len() as u64))
+            .collect(),
+        keys: keys.clone(),
     };
+    for (p, h, size) in &reused {
+        new_live.files.insert((*p).to_string(), (*h).to_string());
+        new_live.sizes.insert((*p).to_string(), *size);
+    }
     write_manifest(&live_manifest, &new_live)?;
     Ok(true)
 }

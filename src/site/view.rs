@@ -143,6 +143,13 @@ pub struct Views<'a> {
 impl<'a> Views<'a> {
     #[must_use]
     pub fn site(&self) -> SiteView<'a> {
+        self.site_as_of(self.now)
+    }
+
+    /// The site view of a page whose content is as of `t` (its footer's "updated"): the build time
+    /// for pages that change with the clock, the last change for pages of settled incidents.
+    #[must_use]
+    pub fn site_as_of(&self, t: DateTime<Utc>) -> SiteView<'a> {
         let c = self.config;
         SiteView {
             title: &c.site.title,
@@ -151,8 +158,8 @@ impl<'a> Views<'a> {
             lang: c.site.language.code(),
             timezone: &c.site.timezone,
             support: c.support.as_ref(),
-            generated: self.clock.date_time(self.now),
-            generated_iso: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            generated: self.clock.date_time(t),
+            generated_iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 
