@@ -172,12 +172,11 @@ pub fn sync_reusing(
 
     let spare = state.join("spare");
     let (spare_manifest, live_manifest) = (state.join("spare.json"), state.join("live.json"));
-    let mut have = match read_manifest(&spare_manifest, &spare) {
-        Some(m) => m.files,
-        None => {
-            remove_tree(&spare);
-            BTreeMap::new()
-        }
+    let mut have = if let Some(m) = read_manifest(&spare_manifest, &spare) {
+        m.files
+    } else {
+        remove_tree(&spare);
+        BTreeMap::new()
     };
     // The spare is being changed: its manifest is void until the swap.
     let _ = std::fs::remove_file(&spare_manifest);

@@ -88,3 +88,54 @@ fn generated_history_is_deterministic_valid_and_settled() {
         "{plan}"
     );
 }
+
+#[test]
+fn an_incremental_rebuild_equals_a_full_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    generate(&repo, "120");
+    statuscast(&repo, &["build"]);
+    statuscast(&repo, &["build"]); // now the previous output is kept as the spare
+    // Edit one settled incident and add a new one.
+    let mut md: Vec<std::path::PathBuf> = Vec::new();
+    let mut stack = vec![repo.join("incidents")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                md.push(e.path());
+            }
+        }
+    }
+    md.sort();
+    let edited = &md[md.len() / 2];
+    let mut text = std::fs::read_to_string(edited).unwrap();
+    text.push_str("\nEin Nachtrag: **alles** wieder gut.\n");
+    std::fs::write(edited, text).unwrap();
+    std::fs::write(
+        repo.join("incidents/2026-11-23-neu.md"),
+        "---\ntitle: Neu\ncomponents: [mobile]\nimpact: minor\n---\n## 2026-11-23 09:00 investigating\nNeu.\n",
+    )
+    .unwrap();
+    let incremental = statuscast(&repo, &["build"]);
+    statuscast(&repo, &["build", "--out", "full"]);
+    let (a, b) = (files(&repo.join("public")), files(&repo.join("full")));
+    assert_eq!(a.len(), b.len(), "{incremental}");
+    for ((pa, ba), (pb, bb)) in a.iter().zip(&b) {
+        assert_eq!(pa, pb);
+        assert!(ba == bb, "{pa} differs from a full build");
+    }
+    let page = String::from_utf8(
+        a.iter()
+            .find(|(p, _)| p.contains("2026-11-23-neu"))
+            .expect("the new incident's page")
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(page.contains("Neu."));
+    // Nothing changed: the next build keeps every file.
+    statuscast(&repo, &["build"]);
+    assert!(files(&repo.join("public")) == a);
+}
