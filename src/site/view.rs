@@ -30,7 +30,8 @@ pub struct SiteView<'a> {
     pub lang: &'static str,
     pub timezone: &'a str,
     pub support: Option<&'a Support>,
-    /// When this build was made, for people and machines.
+    /// What the page is as of, for people and machines: the build time for pages that change with
+    /// the clock (the front page, an open incident), the last change for a settled incident's page.
     pub generated: String,
     pub generated_iso: String,
 }
