@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod site;
 pub mod source;
+pub mod timings;
 
 /// An I/O error in the user's words (no Rust `Debug` output).
 #[must_use]

@@ -132,9 +132,16 @@ pub async fn run(
     let Some(_lock) = lock(config, opts.wait)? else {
         return Ok(Outcome::Locked);
     };
-    let ledger = Ledger::open(&ledger_path(config), true)?;
+    let ledger = Ledger::open_filtered(
+        &ledger_path(config),
+        true,
+        &plan::ledger_keys(config, incidents, now),
+    )?;
     let repaired = ledger.repaired.clone();
-    let posts = plan::candidates(config, incidents, now, std::time::Duration::ZERO);
+    let posts =
+        plan::candidates_skipping(config, incidents, now, std::time::Duration::ZERO, &|key| {
+            ledger.get(key).is_some_and(|s| s.state.is_final())
+        });
     let decisions = filter_channel(
         config,
         plan::decide(config, &posts, &ledger, now),

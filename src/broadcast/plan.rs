@@ -104,6 +104,9 @@ fn td(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
+/// The text of a post that is done (sent, skipped, expired): never composed, never shown.
+const DONE: &str = "done";
+
 /// Render one post's text for one channel.
 fn text_for(entry: &ChannelEntry, ctx: &TextContext, recurring: bool) -> Result<Fitted, String> {
     let template = match (&entry.template, recurring) {
@@ -123,6 +126,40 @@ struct Base<'a> {
     component_meta: Vec<ComponentMeta>,
 }
 
+/// Does the incident have anything to post around `now`: an event since `now - lookback`, or is
+/// it still open? Old history costs nothing per run.
+fn in_window(incident: &Incident, now: DateTime<Utc>, lookback: TimeDelta) -> bool {
+    let last_event = incident
+        .updates
+        .last()
+        .map(|u| u.at)
+        .into_iter()
+        .chain(incident.scheduled.map(|w| w.end))
+        .max()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let open = !incident.is_maintenance() && incident.is_active(now);
+    last_event >= now - lookback || open
+}
+
+/// Which ledger keys a run at `now` can need: those of the incidents [`candidates`] looks at, and
+/// recurring posts. For [`crate::broadcast::ledger::Ledger::open_filtered`].
+pub fn ledger_keys<'a>(
+    config: &Config,
+    incidents: &'a [Incident],
+    now: DateTime<Utc>,
+) -> impl Fn(&str) -> bool + 'a {
+    let b = &config.broadcast;
+    let lookback = td(b.max_age) + td(b.give_up_after);
+    let ids: std::collections::HashSet<&'a str> = incidents
+        .iter()
+        .filter(|i| in_window(i, now, lookback))
+        .map(|i| i.id.as_str())
+        .collect();
+    move |key: &str| {
+        key.starts_with("recurring/") || key.split('#').next().is_some_and(|id| ids.contains(id))
+    }
+}
+
 /// Every post that may be due between `now - lookback` and `now + horizon`, for every channel.
 #[must_use]
 pub fn candidates(
@@ -130,6 +167,19 @@ pub fn candidates(
     incidents: &[Incident],
     now: DateTime<Utc>,
     horizon: Duration,
+) -> Vec<Post> {
+    candidates_skipping(config, incidents, now, horizon, &|_| false)
+}
+
+/// Like [`candidates`], but a post for which `done(key)` holds (final in the ledger) gets no text:
+/// composing and counting texts is most of the work of a cron tick, and a done post shows none.
+#[must_use]
+pub fn candidates_skipping(
+    config: &Config,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+    horizon: Duration,
+    done: &dyn Fn(&str) -> bool,
 ) -> Vec<Post> {
     let b = &config.broadcast;
     if b.channels.is_empty() {
@@ -149,16 +199,7 @@ pub fn candidates(
 
     for incident in incidents.iter().filter(|i| i.broadcast) {
         // Only incidents with something in the window: old history costs nothing per run.
-        let last_event = incident
-            .updates
-            .last()
-            .map(|u| u.at)
-            .into_iter()
-            .chain(incident.scheduled.map(|w| w.end))
-            .max()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let open = !incident.is_maintenance() && incident.is_active(now);
-        if last_event < now - lookback && !open {
+        if !in_window(incident, now, lookback) {
             continue;
         }
         let author = incident.author.as_deref().and_then(|a| config.member(a));
@@ -191,7 +232,7 @@ pub fn candidates(
                 .is_none_or(|list| list.contains(&e.id))
                 && incident.impact >= e.min_impact
         }) {
-            let mut posts = incident_posts(config, &base, entry, &words, clock, now, until);
+            let mut posts = incident_posts(config, &base, entry, &words, clock, (now, until), done);
             for p in &mut posts {
                 p.language = lang;
             }
@@ -227,12 +268,18 @@ pub fn candidates(
                     site_title: config.site.title.clone(),
                     kind: Kind::Recurring.as_str().into(),
                 };
+                let key = format!(
+                    "recurring/{name}@{}/{}",
+                    occ.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    entry.id
+                );
+                let text = if done(&key) {
+                    Err(DONE.to_string())
+                } else {
+                    text_for(entry, &ctx, true)
+                };
                 out.push(Post {
-                    key: format!(
-                        "recurring/{name}@{}/{}",
-                        occ.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        entry.id
-                    ),
+                    key,
                     channel: entry.id.clone(),
                     thread: None,
                     thread_title: None,
@@ -241,7 +288,7 @@ pub fn candidates(
                     kind: Kind::Recurring,
                     deferrable: true,
                     not_after: None,
-                    text: text_for(entry, &ctx, true),
+                    text,
                     language: lang,
                     meta: PostMeta {
                         kind: Kind::Recurring.as_str().into(),
@@ -264,8 +311,8 @@ fn incident_posts(
     entry: &ChannelEntry,
     words: &Words,
     clock: Clock,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
+    (now, until): (DateTime<Utc>, DateTime<Utc>),
+    done: &dyn Fn(&str) -> bool,
 ) -> Vec<Post> {
     let b = &config.broadcast;
     let incident = base.incident;
@@ -310,8 +357,14 @@ fn incident_posts(
                 update,
             }),
         };
+        let key = format!("{}#{suffix}/{}", incident.id, entry.id);
+        let text = if done(&key) {
+            Err(DONE.to_string())
+        } else {
+            text_for(entry, &c, false)
+        };
         posts.push(Post {
-            key: format!("{}#{suffix}/{}", incident.id, entry.id),
+            key,
             channel: entry.id.clone(),
             thread: Some(incident.id.clone()),
             thread_title: Some(incident.title.clone()),
@@ -320,7 +373,7 @@ fn incident_posts(
             kind,
             deferrable,
             not_after,
-            text: text_for(entry, &c, false),
+            text,
             language: "",
             meta,
         });

@@ -14,10 +14,11 @@ use crate::cli::{BroadcastArgs, BuildArgs, Global, PlanArgs, RunArgs};
 use crate::config::Config;
 use crate::model::Incident;
 
-fn load(global: &Global) -> Result<(DateTime<Utc>, Config, Vec<Incident>)> {
+/// `store`: update the parse cache (not for `plan` and `--dry-run`, which write nothing).
+fn load(global: &Global, store: bool) -> Result<(DateTime<Utc>, Config, Vec<Incident>)> {
     let now = super::now(global)?;
     let config = Config::load(&global.config).map_err(super::problems_error)?;
-    let incidents = crate::source::load(&config).map_err(super::problems_error)?;
+    let incidents = crate::source::load_cached(&config, store).map_err(super::problems_error)?;
     Ok((now, config, incidents))
 }
 
@@ -141,7 +142,7 @@ pub fn render_plan(
 }
 
 pub fn plan(global: &Global, args: &PlanArgs) -> Result<ExitCode> {
-    let (now, config, incidents) = load(global)?;
+    let (now, config, incidents) = load(global, false)?;
     let ledger = Ledger::open(&broadcast::ledger_path(&config), false)?;
     let posts = plan::candidates(&config, &incidents, now, args.horizon);
     let decisions = plan::decide(&config, &posts, &ledger, now);
@@ -223,7 +224,7 @@ fn broadcast_with(
 }
 
 pub fn broadcast(global: &Global, args: &BroadcastArgs) -> Result<ExitCode> {
-    let (now, config, incidents) = load(global)?;
+    let (now, config, incidents) = load(global, !args.dry_run)?;
     broadcast_with(global, args, now, &config, &incidents)
 }
 
@@ -234,6 +235,6 @@ pub fn run(global: &Global, args: &RunArgs) -> Result<ExitCode> {
             out: args.out.clone(),
         },
     )?;
-    let (now, config, incidents) = load(global)?;
+    let (now, config, incidents) = load(global, !args.broadcast.dry_run)?;
     broadcast_with(global, &args.broadcast, now, &config, &incidents)
 }

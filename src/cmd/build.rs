@@ -11,9 +11,13 @@ use crate::site::{self, theme::Theme};
 pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let now = super::now(global)?;
+    let t = crate::timings::span("config");
     let config = Config::load(&global.config).map_err(super::problems_error)?;
-    let incidents = crate::source::load(&config).map_err(super::problems_error)?;
+    drop(t);
+    let incidents = crate::source::load_cached(&config, true).map_err(super::problems_error)?;
+    let t = crate::timings::span("theme");
     let theme = Theme::load(&config).map_err(super::problems_error)?;
+    drop(t);
     let stats = site::build(
         &site::Input {
             config: &config,

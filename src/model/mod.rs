@@ -160,14 +160,14 @@ impl Status {
 }
 
 /// A maintenance window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
 /// One dated section of an incident file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Update {
     pub at: DateTime<Utc>,
     pub status: Status,
@@ -178,7 +178,7 @@ pub struct Update {
 }
 
 /// An incident or a maintenance (one with `scheduled`), as read from its file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub struct Incident {
     pub id: String,
     pub path: PathBuf,
@@ -291,6 +291,34 @@ impl Incident {
         }
     }
 
+    /// From when on nothing about the incident depends on the clock any more: every update is
+    /// published and its status, end and duration are final. `None`: it is still going on (an open
+    /// incident, a maintenance in progress until an update completes it). Pages of settled
+    /// incidents can be reused from an earlier build.
+    #[must_use]
+    pub fn settled_at(&self) -> Option<DateTime<Utc>> {
+        let last = self.updates.last().map(|u| u.at);
+        match self.scheduled {
+            None => {
+                // Open until an update resolves it; every update published after the last one.
+                self.updates
+                    .iter()
+                    .any(|u| u.status.is_final())
+                    .then_some(last?)
+            }
+            Some(w) => {
+                let latest = last.map(|_| self.updates[self.updates.len() - 1].status);
+                match latest {
+                    // Overran: in progress until an update completes it.
+                    Some(Status::InProgress | Status::Verifying) => None,
+                    Some(Status::Completed) => last,
+                    // By the clock: settled once the window is over.
+                    _ => Some(last.map_or(w.end, |t| t.max(w.end))),
+                }
+            }
+        }
+    }
+
     /// The time of the last published update, or the window start for a maintenance without one.
     #[must_use]
     pub fn updated_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -384,6 +412,67 @@ mod tests {
         assert!(!i.is_active(at(11, 0)));
         assert_eq!(i.ended_at(at(10, 0)), None);
         assert_eq!(i.ended_at(at(12, 0)), Some(at(11, 0)));
+    }
+
+    #[test]
+    fn a_settled_incident_looks_the_same_at_any_later_time() {
+        let w = Window {
+            start: at(2, 0),
+            end: at(4, 0),
+        };
+        let cases = [
+            incident(vec![update(8, Status::Investigating)], None),
+            incident(
+                vec![
+                    update(8, Status::Investigating),
+                    update(11, Status::Resolved),
+                ],
+                None,
+            ),
+            incident(
+                vec![
+                    update(8, Status::Investigating),
+                    update(9, Status::Resolved),
+                    update(12, Status::Update),
+                ],
+                None,
+            ),
+            incident(vec![], Some(w)),
+            incident(vec![update(1, Status::Scheduled)], Some(w)),
+            incident(vec![update(3, Status::InProgress)], Some(w)),
+            incident(
+                vec![update(2, Status::InProgress), update(3, Status::Completed)],
+                Some(w),
+            ),
+            Incident {
+                cancelled: true,
+                ..incident(vec![update(1, Status::Scheduled)], Some(w))
+            },
+        ];
+        let look = |i: &Incident, now| {
+            (
+                i.published(now).len(),
+                i.status(now),
+                i.ended_at(now),
+                i.is_active(now),
+                i.is_upcoming(now),
+                i.updated_at(now),
+            )
+        };
+        for i in &cases {
+            match i.settled_at() {
+                Some(t) => {
+                    for h in 0..48 {
+                        let later = t + chrono::TimeDelta::hours(h);
+                        assert_eq!(look(i, t), look(i, later), "{:?}", i.updates);
+                    }
+                }
+                None => assert!(i.is_active(at(23, 0)) || i.updates.is_empty()),
+            }
+        }
+        assert_eq!(cases[0].settled_at(), None, "open");
+        assert_eq!(cases[5].settled_at(), None, "overran");
+        assert_eq!(cases[3].settled_at(), Some(w.end));
     }
 
     #[test]

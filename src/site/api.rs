@@ -442,55 +442,74 @@ fn build_incident<'a>(
 /// When a document cannot be serialized.
 pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     let built = build_components(m, &ids::page(&m.config.site.base_url));
-    let all: Vec<(&Incident, ApiIncident)> = m
-        .visible
-        .iter()
-        .map(|i| (*i, build_incident(m, &built, i)))
-        .collect();
     let now = m.now;
-
-    let incidents: Vec<&ApiIncident> = all
-        .iter()
-        .filter(|(i, _)| !i.is_maintenance())
-        .map(|(_, a)| a)
+    // Pick what the documents list first (by position in `visible`), then build only those.
+    let visible = &m.visible;
+    let incidents: Vec<usize> = (0..visible.len())
+        .filter(|&n| !visible[n].is_maintenance())
+        .take(API_LIST_LIMIT)
         .collect();
-    let unresolved: Vec<&ApiIncident> = all
-        .iter()
-        .filter(|(i, _)| !i.is_maintenance() && i.is_active(now))
-        .map(|(_, a)| a)
+    let unresolved: Vec<usize> = (0..visible.len())
+        .filter(|&n| !visible[n].is_maintenance() && visible[n].is_active(now))
         .collect();
-    let mut maintenances: Vec<(&Incident, &ApiIncident)> = all
-        .iter()
-        .filter(|(i, _)| i.is_maintenance())
-        .map(|(i, a)| (*i, a))
+    let mut maintenances: Vec<usize> = (0..visible.len())
+        .filter(|&n| visible[n].is_maintenance())
         .collect();
     // Soonest first; the full list is shown newest first.
-    maintenances.sort_by(|(a, _), (b, _)| {
+    maintenances.sort_by(|&a, &b| {
+        let (a, b) = (visible[a], visible[b]);
         a.started_at()
             .cmp(&b.started_at())
             .then_with(|| a.id.cmp(&b.id))
     });
-    let upcoming: Vec<&ApiIncident> = maintenances
+    let upcoming: Vec<usize> = maintenances
         .iter()
-        .filter(|(i, _)| i.is_upcoming(now))
-        .map(|(_, a)| *a)
+        .copied()
+        .filter(|&n| visible[n].is_upcoming(now))
         .collect();
-    let active: Vec<&ApiIncident> = maintenances
+    let active: Vec<usize> = maintenances
         .iter()
-        .filter(|(i, _)| i.is_active(now))
-        .map(|(_, a)| *a)
+        .copied()
+        .filter(|&n| visible[n].is_active(now))
         .collect();
-    let current: Vec<&ApiIncident> = maintenances
+    let current: Vec<usize> = maintenances
         .iter()
-        .filter(|(i, _)| i.is_upcoming(now) || i.is_active(now))
-        .map(|(_, a)| *a)
+        .copied()
+        .filter(|&n| visible[n].is_upcoming(now) || visible[n].is_active(now))
         .collect();
-    let recent: Vec<&ApiIncident> = maintenances
+    let recent: Vec<usize> = maintenances
         .iter()
         .rev()
         .take(API_LIST_LIMIT)
-        .map(|(_, a)| *a)
+        .copied()
         .collect();
+    let needed: std::collections::BTreeSet<usize> = [
+        &incidents,
+        &unresolved,
+        &upcoming,
+        &active,
+        &current,
+        &recent,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+    .collect();
+    let built_incidents: BTreeMap<usize, ApiIncident> = needed
+        .into_iter()
+        .map(|n| (n, build_incident(m, &built, visible[n])))
+        .collect();
+    let pick = |list: &[usize]| -> Vec<&ApiIncident> {
+        list.iter().map(|n| &built_incidents[n]).collect()
+    };
+    let (incidents, unresolved, current, upcoming, active, recent) = (
+        pick(&incidents),
+        pick(&unresolved),
+        pick(&current),
+        pick(&upcoming),
+        pick(&active),
+        pick(&recent),
+    );
 
     let page = &built.page;
     let mut out = Vec::new();
@@ -530,10 +549,7 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     )?;
     put(
         "incidents.json",
-        serde_json::to_vec(&IncidentsDoc {
-            page,
-            incidents: incidents.into_iter().take(API_LIST_LIMIT).collect(),
-        }),
+        serde_json::to_vec(&IncidentsDoc { page, incidents }),
     )?;
     put(
         "incidents/unresolved.json",

@@ -10,7 +10,7 @@ use super::{Output, theme::escape_html};
 
 /// `robots.txt` and `sitemap.xml`; `pages` are the rendered files, whose `index.html` pages are listed.
 #[must_use]
-pub fn render(m: &Machine, pages: &[Output]) -> Vec<Output> {
+pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
     let robots = format!(
         "User-agent: *\nAllow: /\n\nSitemap: {}\n",
         m.url("sitemap.xml")
@@ -29,7 +29,7 @@ pub fn render(m: &Machine, pages: &[Output]) -> Vec<Output> {
         .collect();
     let mut paths: Vec<&str> = pages
         .iter()
-        .map(|p| p.path.as_str())
+        .copied()
         .filter(|p| *p == "index.html" || p.ends_with("/index.html"))
         .collect();
     paths.sort_unstable();

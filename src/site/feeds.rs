@@ -30,7 +30,7 @@ struct Entry<'a> {
     update: &'a Update,
     /// Position of the update in its incident (a later one is newer at the same time).
     index: usize,
-    /// The update's stable id (its anchor on the incident page).
+    /// The update's stable id (its anchor on the incident page); filled in for entries a feed shows.
     id: String,
 }
 
@@ -49,13 +49,12 @@ struct Feed {
 pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     let mut entries: Vec<Entry> = Vec::new();
     for incident in &m.visible {
-        let ids = ids::updates(incident);
-        for (index, (update, id)) in incident.published(m.now).iter().zip(ids).enumerate() {
+        for (index, update) in incident.published(m.now).iter().enumerate() {
             entries.push(Entry {
                 incident,
                 update,
                 index,
-                id,
+                id: String::new(),
             });
         }
     }
@@ -103,6 +102,17 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
         .iter()
         .flat_map(|f| f.entries.iter().copied())
         .collect();
+    // Ids too: a SHA-256 per update adds up over years of history.
+    let mut update_ids: std::collections::BTreeMap<&str, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for &n in &used {
+        let incident = entries[n].incident;
+        let ids = update_ids
+            .entry(incident.id.as_str())
+            .or_insert_with(|| ids::updates(incident));
+        let index = entries[n].index;
+        entries[n].id.clone_from(&ids[index]);
+    }
     let mut html: Vec<String> = vec![String::new(); entries.len()];
     let rendered: Vec<(usize, String)> = used
         .into_par_iter()

@@ -208,7 +208,7 @@ pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
 ///
 /// # Errors
 /// When an output cannot be serialized.
-pub fn render(input: &Input, existing: &[Output]) -> Result<Vec<Output>, Diagnostics> {
+pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnostics> {
     let m = Machine::new(input);
     let mut problems = Diagnostics::default();
     let mut out = Vec::new();
@@ -221,7 +221,7 @@ pub fn render(input: &Input, existing: &[Output]) -> Result<Vec<Output>, Diagnos
     add(api::render(&m));
     add(Ok(badges::render(&m)));
     add(Ok(discovery::render(&m, existing)));
-    let taken: BTreeSet<&str> = existing.iter().map(|o| o.path.as_str()).collect();
+    let taken: BTreeSet<&str> = existing.iter().copied().collect();
     out.retain(|o| !taken.contains(o.path.as_str()));
     problems.into_result(out)
 }

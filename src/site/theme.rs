@@ -43,6 +43,8 @@ const I18N_EN: &str = include_str!("../../themes/default/i18n/en.yaml");
 
 /// A loaded theme: parsed templates, the static files and the texts of the site's language.
 pub struct Theme {
+    /// SHA-256 of every template, static file and text: what a cached page depends on.
+    pub fingerprint: [u8; 32],
     pub tera: Tera,
     pub assets: BTreeMap<String, Vec<u8>>,
     pub texts: BTreeMap<String, String>,
@@ -190,7 +192,30 @@ impl Theme {
                 }
                 d
             })?;
+        let fingerprint = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for (n, (_, t)) in &templates {
+                h.update(n.as_bytes());
+                h.update([0]);
+                h.update(t.as_bytes());
+                h.update([0]);
+            }
+            for (n, b) in &assets {
+                h.update(n.as_bytes());
+                h.update([0]);
+                h.update(b);
+            }
+            for (k, v) in &texts {
+                h.update(k.as_bytes());
+                h.update([0]);
+                h.update(v.as_bytes());
+                h.update([0]);
+            }
+            h.finalize().into()
+        };
         Ok(Theme {
+            fingerprint,
             tera,
             assets,
             texts,

@@ -1,6 +1,8 @@
 //! What templates see: serializable views built from the model, with every date, duration and
 //! status word already in the site's language, and machine values (ISO times, status ids) beside them.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -28,7 +30,8 @@ pub struct SiteView<'a> {
     pub lang: &'static str,
     pub timezone: &'a str,
     pub support: Option<&'a Support>,
-    /// When this build was made, for people and machines.
+    /// What the page is as of, for people and machines: the build time for pages that change with
+    /// the clock (the front page, an open incident), the last change for a settled incident's page.
     pub generated: String,
     pub generated_iso: String,
 }
@@ -95,6 +98,17 @@ pub struct DayView {
     pub x: usize,
 }
 
+/// All days of one status in a component's bar, drawn as one SVG path: the bar's size grows with the
+/// number of statuses, not with the number of days that had incidents.
+#[derive(Debug, Serialize)]
+pub struct SegmentView {
+    pub status: &'static str,
+    /// `12. Nov. 2026: Teilweiser Ausfall` style summary: the status and on how many days, the latest.
+    pub label: String,
+    /// SVG path data: one `.78`-wide, 10-high rectangle per day.
+    pub d: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ComponentView<'a> {
     pub id: &'a str,
@@ -105,6 +119,8 @@ pub struct ComponentView<'a> {
     pub uptime: String,
     /// Only the days on which something happened; the rest of the bar is operational.
     pub days: Vec<DayView>,
+    /// The same days, one path per status (what the default theme draws).
+    pub segments: Vec<SegmentView>,
     pub days_total: usize,
     pub bar_label: String,
 }
@@ -128,6 +144,13 @@ pub struct Views<'a> {
 impl<'a> Views<'a> {
     #[must_use]
     pub fn site(&self) -> SiteView<'a> {
+        self.site_as_of(self.now)
+    }
+
+    /// The site view of a page whose content is as of `t` (its footer's "updated"): the build time
+    /// for pages that change with the clock, the last change for pages of settled incidents.
+    #[must_use]
+    pub fn site_as_of(&self, t: DateTime<Utc>) -> SiteView<'a> {
         let c = self.config;
         SiteView {
             title: &c.site.title,
@@ -136,8 +159,8 @@ impl<'a> Views<'a> {
             lang: c.site.language.code(),
             timezone: &c.site.timezone,
             support: c.support.as_ref(),
-            generated: self.clock.date_time(self.now),
-            generated_iso: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            generated: self.clock.date_time(t),
+            generated_iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 
@@ -269,6 +292,28 @@ impl<'a> Views<'a> {
                 }
             })
             .collect();
+        let mut segments: Vec<SegmentView> = Vec::new();
+        for status in ComponentStatus::ALL {
+            let of: Vec<&DayView> = days
+                .iter()
+                .filter(|d| d.status == status.as_str())
+                .collect();
+            let Some(latest) = of.last() else { continue };
+            let mut d = String::with_capacity(of.len() * 18);
+            for day in &of {
+                let _ = write!(d, "M{} 0h.78v10h-.78z", day.x);
+            }
+            segments.push(SegmentView {
+                status: status.as_str(),
+                label: self
+                    .texts
+                    .get("uptime_segment_label")
+                    .replace("{status}", &self.status_label(status))
+                    .replace("{count}", &of.len().to_string())
+                    .replace("{latest}", &latest.label),
+                d,
+            });
+        }
         let bar_label = self
             .texts
             .get("uptime_bar_label")
@@ -283,6 +328,7 @@ impl<'a> Views<'a> {
             status_label: self.status_label(status),
             uptime: percent,
             days,
+            segments,
             days_total: uptime.days.len(),
             bar_label,
         }

@@ -1,12 +1,15 @@
 //! Writing the output: everything goes into a fresh folder beside the target, which then takes the
 //! target's place, so a failed or killed build never leaves a half-written or emptied site.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::diagnostics::{Diagnostic, display_path};
 use crate::site::Output;
 
-fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
+pub(crate) fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(format!(
         "cannot {what} {}: {}",
         display_path(path),
@@ -47,21 +50,27 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
 
     let written = (|| {
         std::fs::create_dir(&tmp).map_err(|e| io_error("create", &tmp, &e))?;
-        for f in files {
-            if !is_contained(&f.path) {
-                return Err(Diagnostic::new(format!(
-                    "refusing to write {:?}: it would land outside the output folder",
-                    f.path
-                )));
-            }
+        if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
+            return Err(Diagnostic::new(format!(
+                "refusing to write {:?}: it would land outside the output folder",
+                f.path
+            )));
+        }
+        // Folders first, each once; then the files on all cores (each write is its own syscalls).
+        let dirs: BTreeSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        for d in dirs {
+            let dir = tmp.join(d);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+        }
+        files.par_iter().try_for_each(|f| {
             let path = tmp.join(&f.path);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
-            }
             std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
             crate::faults::point("build-write");
-        }
-        Ok(())
+            Ok(())
+        })
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -72,7 +81,7 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
     // moment; the old site then sits at `tmp` and is removed.
     if out.is_dir() && exchange(&tmp, out) {
         crate::faults::point("build-swap");
-        let _ = std::fs::remove_dir_all(&tmp);
+        remove_tree(&tmp);
         return Ok(());
     }
     let had_old = out.exists();
@@ -90,14 +99,14 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
         return Err(io_error("move into place", out, &e));
     }
     if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+        remove_tree(&old);
     }
     Ok(())
 }
 
 /// Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); `false` where that is not
 /// supported (other systems, some network file systems): the caller then renames twice.
-fn exchange(a: &Path, b: &Path) -> bool {
+pub(crate) fn exchange(a: &Path, b: &Path) -> bool {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
@@ -144,6 +153,36 @@ fn running(pid: u32, path: &Path) -> bool {
             .and_then(|t| t.elapsed().ok())
             .is_none_or(|age| age < std::time::Duration::from_mins(10))
     }
+}
+
+/// Remove a folder with everything in it, its subfolders on all cores (best effort).
+pub(crate) fn remove_tree(dir: &Path) {
+    let mut entries: Vec<PathBuf> = Vec::new();
+    if let Ok(list) = std::fs::read_dir(dir) {
+        for e in list.flatten() {
+            let path = e.path();
+            // The one big folder (a page per incident) is split further.
+            if e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() == "incidents" {
+                entries.extend(
+                    std::fs::read_dir(&path)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            } else {
+                entries.push(path);
+            }
+        }
+    }
+    entries.par_iter().for_each(|p| {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
+    });
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[cfg(test)]

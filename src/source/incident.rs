@@ -177,36 +177,20 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
         file_text: text,
         line_offset: 1,
     };
-    let value = match doc.parse_value() {
-        Ok(v) => v,
-        Err(d) => {
-            problems.push(d);
-            return Err(problems);
-        }
+    // The usual case, a valid front matter, costs one YAML pass: `deny_unknown_fields` means a
+    // successful parse has no unknown keys. Only a failure takes the slower path that finds every
+    // problem with its position and a suggestion.
+    let front: FrontMatter = match serde_yaml::from_str::<FrontMatter>(&yaml) {
+        Ok(f) => f,
+        Err(_) => match front_matter_problems(&doc, text, &mut problems) {
+            Some(f) => f,
+            None => return Err(problems),
+        },
     };
-    if !value.is_mapping() {
-        problems.push(
-            Diagnostic::new("the front matter is not a list of keys")
-                .at(Span::new(path, 2, 1), text)
-                .hint("write one `key: value` per line: title, components, impact, …"),
-        );
-        return Err(problems);
-    }
-    doc.unknown_keys(&value, &schema, &mut problems);
     if !problems.is_empty() {
         problems.cap();
         return Err(problems);
     }
-    let front: FrontMatter = match doc.parse(
-        "front matter keys: title (text), components (list of ids), impact (none|minor|major|critical), component_status, author, scheduled {start, end}",
-    ) {
-        Ok(f) => f,
-        Err(d) => {
-            problems.push(d);
-            return Err(problems);
-        }
-    };
-
     check_front_matter(&doc, &front, config, &mut problems);
     let scheduled = front
         .scheduled
@@ -246,6 +230,38 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
         channels: front.channels,
         broadcast: front.broadcast,
     })
+}
+
+/// Every problem of a front matter that does not parse, or (rarely) the front matter after all.
+fn front_matter_problems(doc: &Doc, text: &str, problems: &mut Diagnostics) -> Option<FrontMatter> {
+    let value = match doc.parse_value() {
+        Ok(v) => v,
+        Err(d) => {
+            problems.push(d);
+            return None;
+        }
+    };
+    if !value.is_mapping() {
+        problems.push(
+            Diagnostic::new("the front matter is not a list of keys")
+                .at(Span::new(doc.path, 2, 1), text)
+                .hint("write one `key: value` per line: title, components, impact, …"),
+        );
+        return None;
+    }
+    doc.unknown_keys(&value, &schema, problems);
+    if !problems.is_empty() {
+        return None;
+    }
+    match doc.parse(
+        "front matter keys: title (text), components (list of ids), impact (none|minor|major|critical), component_status, author, scheduled {start, end}",
+    ) {
+        Ok(f) => Some(f),
+        Err(d) => {
+            problems.push(d);
+            None
+        }
+    }
 }
 
 fn check_front_matter(doc: &Doc, front: &FrontMatter, config: &Config, problems: &mut Diagnostics) {

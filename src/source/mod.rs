@@ -1,5 +1,6 @@
 //! Reading user files: the incidents folder (all file I/O of the input side happens here).
 
+pub mod cache;
 pub mod incident;
 pub mod yaml;
 
@@ -144,6 +145,7 @@ fn check_link(path: &Path, root: &Path) -> Result<(), Diagnostic> {
 /// # Errors
 /// Every problem found, sorted by file and position.
 pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
+    let _t = crate::timings::span("load incidents");
     let files = incident_files(&config.incidents_path())?;
     let results: Vec<Result<Incident, Diagnostics>> = files
         .par_iter()
@@ -165,6 +167,78 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
             Err(d) => problems.extend(d),
         }
     }
+    finish(incidents, problems)
+}
+
+/// A file read for [`load_cached`]: from the cache, or parsed now.
+enum Got {
+    Cached,
+    Parsed(Box<Incident>),
+}
+
+/// Like [`load`], but files unchanged since the last run come from the cache
+/// (`.statuscast/cache/`, see [`cache`]) instead of being parsed again. With `store`, the cache is
+/// updated when anything changed (read-only commands leave it as it is).
+///
+/// # Errors
+/// Every problem found, sorted by file and position (problems are never cached).
+pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagnostics> {
+    let _t = crate::timings::span("load incidents (cached)");
+    let dir = config.incidents_path();
+    let files = incident_files(&dir)?;
+    let mut cache = cache::Cache::load(config);
+    let results: Vec<Result<(String, cache::Stamp, Got), Diagnostics>> = files
+        .par_iter()
+        .map(|path| {
+            let rel = path
+                .strip_prefix(&dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let unreadable = |e: &std::io::Error| {
+                Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(e)))
+                    .at_file(path)
+                    .hint("check the file's permissions")
+            };
+            let stamp = cache::Stamp::of(&std::fs::metadata(path).map_err(|e| unreadable(&e))?);
+            if cache.get(&rel, stamp).is_some() {
+                return Ok((rel, stamp, Got::Cached));
+            }
+            let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
+            let incident = incident::parse(path, &bytes, config)?;
+            Ok((rel, stamp, Got::Parsed(Box::new(incident))))
+        })
+        .collect();
+    let mut problems = Diagnostics::default();
+    let mut parsed = 0;
+    let mut got: Vec<(String, cache::Stamp, Incident)> = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok((rel, stamp, Got::Cached)) => {
+                if let Some(i) = cache.take(&rel) {
+                    got.push((rel, stamp, i));
+                }
+            }
+            Ok((rel, stamp, Got::Parsed(i))) => {
+                parsed += 1;
+                got.push((rel, stamp, *i));
+            }
+            Err(d) => problems.extend(d),
+        }
+    }
+    if store && problems.is_empty() && (parsed > 0 || !cache.is_empty()) {
+        let entries: Vec<(String, cache::Stamp, &Incident)> =
+            got.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
+        cache::Cache::store(config, &entries);
+    }
+    finish(got.into_iter().map(|(_, _, i)| i).collect(), problems)
+}
+
+/// Duplicate ids, then newest first.
+fn finish(
+    mut incidents: Vec<Incident>,
+    mut problems: Diagnostics,
+) -> Result<Vec<Incident>, Diagnostics> {
     let mut by_id: BTreeMap<&str, &Path> = BTreeMap::new();
     for i in &incidents {
         if let Some(first) = by_id.insert(&i.id, &i.path) {

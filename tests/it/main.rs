@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on temporary copies of fixture repositories.
 
 mod api;
+mod bench;
 mod broadcast;
 mod broadcast_chat;
 mod broadcast_open_protocols;
@@ -11,6 +12,7 @@ mod crash;
 mod daemon;
 mod errors;
 mod examples;
+mod fan_out;
 mod hardening;
 mod ops;
 mod outputs;

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The statuscast benchmark: generates 1 000, 10 000 and 30 000 incidents with gen-incidents and
+# measures full builds, a cron tick with nothing due, `check`, the output, an incremental rebuild
+# after editing one incident, and the fan-out of one update to 8 slow channels.
+# Writes bench/RESULTS.md. Not part of CI (it takes minutes); see README.md, "Performance".
+#
+#   bash bench/run.sh                 # all sizes, 3 runs each (the best is reported)
+#   SIZES="1000 10000" RUNS=5 bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES=${SIZES:-"1000 10000 30000"}
+RUNS=${RUNS:-3}
+NOW=2026-11-23T10:00:00Z            # the generator's end: results do not depend on the clock
+WORK=${BENCH_DIR:-/tmp/statuscast-bench}
+TIME=/usr/bin/time
+LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
+[ -x "$TIME" ] || { echo "bench: needs GNU time (apt-get install time)" >&2; exit 1; }
+
+echo "== release build"
+cargo build --release --locked --quiet --bins
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+SC=$target/release/statuscast
+GEN=$target/release/gen-incidents
+mkdir -p "$WORK"
+
+# run_timed OUT_PREFIX CMD...: runs CMD, appends "wall user sys maxrss_kb" to OUT_PREFIX.times
+run_timed() {
+  local out=$1; shift
+  "$TIME" -f "%e %U %S %M" -o "$out.one" "$@" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
+  cat "$out.one" >>"$out.times"
+}
+# best WALL and peak RSS of a .times file: "min_wall min_cpu max_rss_mb"
+best() {
+  awk 'NR==1||$1<w{w=$1} NR==1||$2+$3<c{c=$2+$3} $4>m{m=$4} END{printf "%.3f %.3f %.0f", w, c, m/1024}' "$1"
+}
+
+rows=()
+for n in $SIZES; do
+  repo=$WORK/n$n
+  if [ ! -f "$repo/statuscast.yaml" ]; then
+    echo "== generating $n incidents"
+    "$GEN" --n "$n" --seed 1 --out "$repo" --end "$NOW"
+  fi
+  res=$WORK/results-n$n
+  rm -f "$res".*.times
+  cd "$repo"
+  echo "== n=$n: full build (cold: no previous output, no cache)"
+  for _ in $(seq "$RUNS"); do
+    rm -rf public .public.* .statuscast/cache
+    run_timed "$res.build" "$SC" --now "$NOW" build
+  done
+  echo "== n=$n: rebuild with nothing changed"
+  for _ in $(seq "$RUNS"); do run_timed "$res.rebuild" "$SC" --now "$NOW" build; done
+  echo "== n=$n: rebuild after editing one incident"
+  victim=$(find incidents -name '*.md' | sort | sed -n "$((n / 2))p")
+  for r in $(seq "$RUNS"); do
+    printf '\nEdited for the benchmark (%s).\n' "$r" >>"$victim"
+    run_timed "$res.incr" "$SC" --now "$NOW" build
+  done
+  # The incremental output must equal a full build of the same files.
+  rm -rf /tmp/statuscast-bench-full && "$SC" --now "$NOW" build --out /tmp/statuscast-bench-full >/dev/null
+  if diff -r -q public /tmp/statuscast-bench-full >/dev/null; then identical=yes; else identical=NO; fi
+  rm -rf /tmp/statuscast-bench-full
+  git -C "$repo" checkout -q -- "$victim" 2>/dev/null || sed -i '/^Edited for the benchmark/d' "$victim"
+  echo "== n=$n: cron tick with nothing due (broadcast)"
+  "$SC" --now "$NOW" broadcast >/dev/null   # settles the ledger once
+  for _ in $(seq $((RUNS + 2))); do run_timed "$res.tick" "$SC" --now "$NOW" broadcast; done
+  grep -q "0 sent, 0 failed, 0 in doubt, 0 skipped, 0 waiting" "$res.tick.log" || { echo "bench: the tick was not a no-op:" >&2; cat "$res.tick.log" >&2; exit 1; }
+  echo "== n=$n: check"
+  for _ in $(seq "$RUNS"); do run_timed "$res.check" "$SC" --now "$NOW" check; done
+  out_mb=$(du -sb public | awk '{printf "%.1f", $1/1048576}')
+  files=$(find public -type f | wc -l)
+  front=$(($(stat -c %s public/index.html) + $(stat -c %s public/style.css)))
+  cd - >/dev/null
+  read -r bw bc bm <<<"$(best "$res.build.times")"
+  read -r rw _ _ <<<"$(best "$res.rebuild.times")"
+  read -r iw _ _ <<<"$(best "$res.incr.times")"
+  read -r tw _ tm <<<"$(best "$res.tick.times")"
+  read -r cw _ _ <<<"$(best "$res.check.times")"
+  ratio=$(awk -v i="$iw" -v b="$bw" 'BEGIN{printf "%.0f", 100*i/b}')
+  rows+=("| $n | $bw s ($bc s CPU) | $bm MB | $rw s | $iw s ($ratio %, identical: $identical) | $tw s ($tm MB) | $cw s | $out_mb MB, $files files | $((front / 1024)) KB |")
+  echo "   ${rows[-1]}"
+done
+
+echo "== fan-out: one update to 8 channels that answer in 300 ms each"
+fanout=$(cargo test --locked --quiet --test it fan_out -- --nocapture 2>&1 | grep -o 'fan-out: .*' | head -1 || true)
+echo "   ${fanout:-not measured}"
+
+cores=$(nproc)
+{
+  echo "# statuscast benchmark results"
+  echo
+  echo "Measured by \`bash bench/run.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)"
+  echo "on a machine with $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+  echo "load average before the run: $LOAD_BEFORE. Best of $RUNS runs (wall time; CPU = user + sys of that run)."
+  echo "Data: \`gen-incidents --seed 1\`, \`--now $NOW\`."
+  echo
+  echo "| incidents | full build (cold) | peak memory | rebuild, nothing changed | rebuild after editing one incident | cron tick, nothing due (peak memory) | check | output | index.html + style.css |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Fan-out of one update to 8 channels that each answer after 300 ms: ${fanout#fan-out: }"
+} >bench/RESULTS.md
+echo "== wrote bench/RESULTS.md"
+cat bench/RESULTS.md

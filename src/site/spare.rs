@@ -1,0 +1,408 @@
+//! Rebuilds that write only what changed, and still swap the whole output atomically.
+//!
+//! Beside the live output (`public/`) statuscast keeps the previous build's tree as a spare in
+//! `.statuscast/cache/site/spare/`, with a manifest of its files' SHA-256. A build brings the spare
+//! up to date, writing only the files whose bytes differ and removing those that are gone, then
+//! swaps it with the live folder by renaming; the old live folder becomes the next spare. A cron
+//! rebuild of 10 000 incidents thus writes a handful of files instead of re-creating 10 000 folders
+//! and deleting the old ones. The output is the same as a fresh build's, file for file.
+//!
+//! Each manifest names the inode of the folder it describes, so a manifest that does not belong to
+//! the folder (a crash between two renames, a folder replaced by hand) is never trusted: the spare
+//! is then emptied and filled completely. Files added by hand at the top of `public/` are removed
+//! when that folder comes back as the spare; edits deeper inside it are not noticed (the output
+//! folder says "Do not edit it"). Deleting `.statuscast/cache/` is always safe.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Output;
+use super::write::{exchange, io_error, is_contained, remove_tree};
+use crate::diagnostics::Diagnostic;
+
+/// What a folder holds: every file's hash and size, and the input key of each page that has one.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Inode of the folder this manifest describes.
+    ino: u64,
+    /// Path → SHA-256 (hex) of every file.
+    files: BTreeMap<String, String>,
+    /// Path → size in bytes.
+    #[serde(default)]
+    sizes: BTreeMap<String, u64>,
+    /// Path → input key (see `site::render_with`).
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Does the folder hold the page `path` rendered from `key`?
+    #[must_use]
+    pub fn has(&self, path: &str, key: &str) -> bool {
+        self.keys.get(path).is_some_and(|k| k == key) && self.files.contains_key(path)
+    }
+
+    /// The size of `path` in the folder.
+    #[must_use]
+    pub fn size(&self, path: &str) -> u64 {
+        self.sizes.get(path).copied().unwrap_or(0)
+    }
+}
+
+/// Can the spare in `state` be swapped with `out` (the same file system)?
+#[must_use]
+pub fn usable(out: &Path, state: &Path) -> bool {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).is_ok()
+        && std::fs::create_dir_all(state).is_ok()
+        && same_device(state, &parent)
+}
+
+/// The manifest of the live output `out`, if it belongs to it.
+#[must_use]
+pub fn live(out: &Path, state: &Path) -> Option<Manifest> {
+    read_manifest(&state.join("live.json"), out)
+}
+
+#[cfg(unix)]
+fn ino(path: &Path) -> Option<u64> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+}
+
+#[cfg(not(unix))]
+fn ino(_: &Path) -> Option<u64> {
+    None
+}
+
+#[cfg(unix)]
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_device(_: &Path, _: &Path) -> bool {
+    false
+}
+
+fn read_manifest(path: &Path, dir: &Path) -> Option<Manifest> {
+    let m: Manifest = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    (Some(m.ino) == ino(dir)).then_some(m)
+}
+
+fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(m).map_err(|e| Diagnostic::new(e.to_string()))?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, &e))?;
+    f.write_all(&bytes)
+        .map_err(|e| io_error("write", &tmp, &e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_error("write", path, &e))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Make `out` hold exactly `files`, through the spare in `state` (see the module documentation).
+/// `Ok(false)`: the spare cannot be used here (another file system); nothing was done.
+///
+/// # Errors
+/// When a file cannot be written; `out` is untouched then.
+pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnostic> {
+    sync_reusing(out, files, &[], &BTreeMap::new(), None, state)
+}
+
+/// [`sync`], where the pages `reused` are kept as `previous` (the live output's manifest) has
+/// them, copied from the live output where the spare's copy differs; `keys` are recorded.
+///
+/// # Errors
+/// When a file cannot be written; `out` is untouched then.
+pub fn sync_reusing(
+    out: &Path,
+    files: &[Output],
+    reused: &[String],
+    keys: &BTreeMap<String, String>,
+    previous: Option<&Manifest>,
+    state: &Path,
+) -> Result<bool, Diagnostic> {
+    if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
+        return Err(Diagnostic::new(format!(
+            "refusing to write {:?}: it would land outside the output folder",
+            f.path
+        )));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, &e))?;
+    if std::fs::create_dir_all(state).is_err() || !same_device(state, &parent) {
+        return Ok(false);
+    }
+    let ignore = state.join(".gitignore");
+    if !ignore.exists() {
+        let _ = std::fs::write(&ignore, "*\n");
+    }
+    // One build at a time per output.
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("lock"))
+        .map_err(|e| io_error("open", &state.join("lock"), &e))?;
+    lock.lock()
+        .map_err(|e| io_error("lock", &state.join("lock"), &e))?;
+
+    let spare = state.join("spare");
+    let (spare_manifest, live_manifest) = (state.join("spare.json"), state.join("live.json"));
+    let mut have = if let Some(m) = read_manifest(&spare_manifest, &spare) {
+        m.files
+    } else {
+        remove_tree(&spare);
+        BTreeMap::new()
+    };
+    // The spare is being changed: its manifest is void until the swap.
+    let _ = std::fs::remove_file(&spare_manifest);
+    std::fs::create_dir_all(&spare).map_err(|e| io_error("create", &spare, &e))?;
+
+    // Top-level entries nobody wrote (a CNAME added to the live folder by hand) go.
+    let top: BTreeSet<&str> = have
+        .keys()
+        .map(|p| p.split('/').next().unwrap_or(p))
+        .collect();
+    for e in std::fs::read_dir(&spare).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !top.contains(name.as_str()) {
+            remove_tree_or_file(&e.path());
+        }
+    }
+
+    let hashes: Vec<String> = files
+        .par_iter()
+        .map(|f| hex(&Sha256::digest(&f.bytes)))
+        .collect();
+    let reused: Vec<(&str, &str, u64)> = reused
+        .iter()
+        .filter_map(|p| {
+            let m = previous?;
+            Some((p.as_str(), m.files.get(p)?.as_str(), m.size(p)))
+        })
+        .collect();
+    let wanted: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(reused.iter().map(|(p, _, _)| *p))
+        .collect();
+    // Gone files, then folders left empty.
+    let gone: Vec<String> = have
+        .keys()
+        .filter(|p| !wanted.contains(p.as_str()))
+        .cloned()
+        .collect();
+    for p in &gone {
+        let _ = std::fs::remove_file(spare.join(p));
+        have.remove(p);
+        let mut dir = Path::new(p).parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if std::fs::remove_dir(spare.join(d)).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    let changed: Vec<(&Output, &String)> = files
+        .iter()
+        .zip(&hashes)
+        .filter(|(f, h)| have.get(&f.path) != Some(*h))
+        .collect();
+    let dirs: BTreeSet<&str> = changed
+        .iter()
+        .filter_map(|(f, _)| f.path.rsplit_once('/').map(|(d, _)| d))
+        .collect();
+    for d in dirs {
+        let dir = spare.join(d);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+    }
+    changed.par_iter().try_for_each(|(f, _)| {
+        let path = spare.join(&f.path);
+        // A new file (new inode): the live folder never shares one with the spare.
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+        crate::faults::point("build-write");
+        Ok(())
+    })?;
+    // Reused pages the spare does not have yet come from the live output.
+    let copy: Vec<&str> = reused
+        .iter()
+        .filter(|(p, h, _)| have.get(*p).map(String::as_str) != Some(*h))
+        .map(|(p, _, _)| *p)
+        .collect();
+    for d in copy
+        .iter()
+        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+        .collect::<BTreeSet<&str>>()
+    {
+        let dir = spare.join(d);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+    }
+    copy.par_iter().try_for_each(|p| {
+        let to = spare.join(p);
+        let _ = std::fs::remove_file(&to);
+        std::fs::copy(out.join(p), &to)
+            .map(|_| ())
+            .map_err(|e| io_error("copy", &to, &e))
+    })?;
+
+    // Swap: the spare becomes the output, the output the next spare. Where the system swaps two
+    // folders in one step (Linux), `out` is never missing, not even for a moment.
+    let had_out = out.exists();
+    let old_live = if had_out {
+        read_manifest(&live_manifest, out)
+    } else {
+        None
+    };
+    if !(had_out && out.is_dir() && exchange(&spare, out)) {
+        let swap = state.join("swap");
+        let _ = std::fs::remove_dir_all(&swap);
+        if had_out {
+            std::fs::rename(out, &swap).map_err(|e| io_error("move aside", out, &e))?;
+        }
+        if let Err(e) = std::fs::rename(&spare, out) {
+            if had_out {
+                let _ = std::fs::rename(&swap, out);
+            }
+            return Err(io_error("move into place", out, &e));
+        }
+        if had_out {
+            let _ = std::fs::rename(&swap, &spare);
+        }
+    }
+    crate::faults::point("build-swap");
+    // The old output's manifest describes the new spare (same folder, same inode).
+    if old_live.is_some() {
+        let _ = std::fs::rename(&live_manifest, &spare_manifest);
+    }
+    let mut new_live = Manifest {
+        ino: ino(out).unwrap_or(0),
+        files: files
+            .iter()
+            .zip(hashes)
+            .map(|(f, h)| (f.path.clone(), h))
+            .collect(),
+        sizes: files
+            .iter()
+            .map(|f| (f.path.clone(), f.bytes.len() as u64))
+            .collect(),
+        keys: keys.clone(),
+    };
+    for (p, h, size) in &reused {
+        new_live.files.insert((*p).to_string(), (*h).to_string());
+        new_live.sizes.insert((*p).to_string(), *size);
+    }
+    write_manifest(&live_manifest, &new_live)?;
+    Ok(true)
+}
+
+fn remove_tree_or_file(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(p: &str, b: &str) -> Output {
+        Output {
+            path: p.into(),
+            bytes: b.as_bytes().to_vec(),
+        }
+    }
+
+    fn tree(dir: &Path) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.insert(
+                        e.path().strip_prefix(dir).unwrap().display().to_string(),
+                        std::fs::read_to_string(e.path()).unwrap(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_build_leaves_exactly_its_files_whatever_the_spare_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, state) = (dir.path().join("public"), dir.path().join("cache"));
+        let builds: [&[Output]; 4] = [
+            &[
+                f("index.html", "1"),
+                f("a/b/x.html", "x"),
+                f("a/y.html", "y"),
+            ],
+            &[f("index.html", "2"), f("a/b/x.html", "x")],
+            &[f("index.html", "3"), f("c/z.html", "z")],
+            &[
+                f("index.html", "3"),
+                f("a/b/x.html", "x2"),
+                f("c/z.html", "z"),
+            ],
+        ];
+        for (n, files) in builds.iter().enumerate() {
+            if n == 2 {
+                // Added by hand to the live folder, which comes back as the spare next time.
+                std::fs::write(out.join("CNAME"), "status.example").unwrap();
+            }
+            assert!(sync(&out, files, &state).unwrap());
+            let want: BTreeMap<String, String> = files
+                .iter()
+                .map(|f| (f.path.clone(), String::from_utf8(f.bytes.clone()).unwrap()))
+                .collect();
+            let got = tree(&out);
+            if n == 2 {
+                assert_eq!(got.get("CNAME").map(String::as_str), None);
+            }
+            assert_eq!(got, want, "build {n}");
+        }
+        assert!(!out.join("a/y.html").exists());
+        assert!(!state.join("spare/a/y.html").exists());
+        // A spare whose manifest does not match is emptied, not trusted.
+        std::fs::remove_file(state.join("spare.json")).unwrap();
+        std::fs::write(state.join("spare/index.html"), "stale").unwrap();
+        assert!(sync(&out, builds[0], &state).unwrap());
+        assert_eq!(
+            tree(&out),
+            builds[0]
+                .iter()
+                .map(|f| (f.path.clone(), String::from_utf8(f.bytes.clone()).unwrap()))
+                .collect()
+        );
+    }
+}
