@@ -121,7 +121,7 @@ fn io(what: &'static str, path: &Path, e: &std::io::Error) -> LedgerError {
 /// unescaping; `None` sends the line to the full parser.
 fn key_of(line: &[u8]) -> Option<&str> {
     let rest = line.strip_prefix(b"{\"key\":\"")?;
-    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
     if rest[end] != b'"' {
         return None;
     }
@@ -165,10 +165,7 @@ impl Ledger {
         let mut line_no = 0usize;
         while offset < bytes.len() {
             line_no += 1;
-            let end = bytes[offset..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| offset + p);
+            let end = memchr::memchr(b'\n', &bytes[offset..]).map(|p| offset + p);
             let line = &bytes[offset..end.unwrap_or(bytes.len())];
             if let (Some(end), Some(key)) = (end, key_of(line))
                 && !keep(key)

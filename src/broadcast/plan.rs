@@ -15,7 +15,7 @@ use crate::broadcast::schedule::{CronSchedule, ServiceHours};
 use crate::broadcast::text::Fitted;
 use crate::config::Config;
 use crate::model::time::Clock;
-use crate::model::{Incident, Status};
+use crate::model::{Incident, Recency, Status};
 
 /// Mastodon keeps an `Idempotency-Key` for one hour: an in-doubt post is re-sent only within it.
 pub const MASTODON_KEY_LIFETIME: TimeDelta = TimeDelta::hours(1);
@@ -128,17 +128,15 @@ struct Base<'a> {
 
 /// Does the incident have anything to post around `now`: an event since `now - lookback`, or is
 /// it still open? Old history costs nothing per run.
-fn in_window(incident: &Incident, now: DateTime<Utc>, lookback: TimeDelta) -> bool {
-    let last_event = incident
-        .updates
-        .last()
-        .map(|u| u.at)
-        .into_iter()
-        .chain(incident.scheduled.map(|w| w.end))
-        .max()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let open = !incident.is_maintenance() && incident.is_active(now);
-    last_event >= now - lookback || open
+#[must_use]
+pub fn in_window(recency: Recency, now: DateTime<Utc>, lookback: TimeDelta) -> bool {
+    recency.touches(now - lookback, true)
+}
+
+/// How far back a run at `now` looks for posts that are still due ([`in_window`]).
+#[must_use]
+pub fn lookback(config: &Config) -> TimeDelta {
+    td(config.broadcast.max_age) + td(config.broadcast.give_up_after)
 }
 
 /// Which ledger keys a run at `now` can need: those of the incidents [`candidates`] looks at, and
@@ -148,11 +146,10 @@ pub fn ledger_keys<'a>(
     incidents: &'a [Incident],
     now: DateTime<Utc>,
 ) -> impl Fn(&str) -> bool + 'a {
-    let b = &config.broadcast;
-    let lookback = td(b.max_age) + td(b.give_up_after);
+    let lookback = lookback(config);
     let ids: std::collections::HashSet<&'a str> = incidents
         .iter()
-        .filter(|i| in_window(i, now, lookback))
+        .filter(|i| in_window(i.recency(), now, lookback))
         .map(|i| i.id.as_str())
         .collect();
     move |key: &str| {
@@ -185,7 +182,7 @@ pub fn candidates_skipping(
     if b.channels.is_empty() {
         return Vec::new();
     }
-    let lookback = td(b.max_age) + td(b.give_up_after);
+    let lookback = lookback(config);
     let until = now + td(horizon);
     let words = Words {
         lang: config.site.language,
@@ -199,7 +196,7 @@ pub fn candidates_skipping(
 
     for incident in incidents.iter().filter(|i| i.broadcast) {
         // Only incidents with something in the window: old history costs nothing per run.
-        if !in_window(incident, now, lookback) {
+        if !in_window(incident.recency(), now, lookback) {
             continue;
         }
         let author = incident.author.as_deref().and_then(|a| config.member(a));

@@ -14,11 +14,15 @@ use crate::cli::{BroadcastArgs, BuildArgs, Global, PlanArgs, RunArgs};
 use crate::config::Config;
 use crate::model::Incident;
 
-/// `store`: update the parse cache (not for `plan` and `--dry-run`, which write nothing).
+/// `store`: update the parse cache (not for `plan` and `--dry-run`, which write nothing). Only
+/// the incidents a run at `now` can post about are read ([`plan::in_window`]).
 fn load(global: &Global, store: bool) -> Result<(DateTime<Utc>, Config, Vec<Incident>)> {
     let now = super::now(global)?;
     let config = Config::load(&global.config).map_err(super::problems_error)?;
-    let incidents = crate::source::load_cached(&config, store).map_err(super::problems_error)?;
+    let lookback = plan::lookback(&config);
+    let incidents =
+        crate::source::load_cached_where(&config, store, &|r| plan::in_window(r, now, lookback))
+            .map_err(super::problems_error)?;
     Ok((now, config, incidents))
 }
 

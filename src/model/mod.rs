@@ -199,7 +199,52 @@ pub struct Incident {
     pub broadcast: bool,
 }
 
+/// When an incident last changes and whether it is still going after that: enough to tell, without
+/// its texts, whether it matters at a given moment (a cron tick skips years of history with it;
+/// the parse cache keeps it beside each file's entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recency {
+    /// Its last update, or the end of its maintenance window when that is later.
+    pub last_event: DateTime<Utc>,
+    /// Still active after its last event (an incident whose last update is not final, a
+    /// maintenance left "in progress").
+    pub open: bool,
+    pub maintenance: bool,
+}
+
+impl Recency {
+    /// Does the incident have an event at or after `since`, or is it active at `now`? (`since` is
+    /// not after `now`.) With `incidents_only`, an open maintenance does not count.
+    #[must_use]
+    pub fn touches(self, since: DateTime<Utc>, incidents_only: bool) -> bool {
+        // Every event lies before `since` otherwise, so the state at `now` is the one after them.
+        self.last_event >= since || (self.open && !(incidents_only && self.maintenance))
+    }
+}
+
 impl Incident {
+    /// See [`Recency`].
+    #[must_use]
+    pub fn recency(&self) -> Recency {
+        let last_event = self
+            .updates
+            .last()
+            .map(|u| u.at)
+            .into_iter()
+            .chain(self.scheduled.map(|w| w.end))
+            .max()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        // No clock dependence after the last event: every update is published, the window over.
+        let after = last_event
+            .checked_add_signed(chrono::TimeDelta::seconds(1))
+            .unwrap_or(last_event);
+        Recency {
+            last_event,
+            open: self.is_active(after),
+            maintenance: self.is_maintenance(),
+        }
+    }
+
     #[must_use]
     pub fn is_maintenance(&self) -> bool {
         self.scheduled.is_some()

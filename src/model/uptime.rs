@@ -40,16 +40,7 @@ pub fn within(incidents: &[Incident], now: DateTime<Utc>, days: u32) -> Vec<&Inc
     let from = now - TimeDelta::days(i64::from(days) + 1);
     incidents
         .iter()
-        .filter(|i| {
-            let last = i
-                .updates
-                .last()
-                .map(|u| u.at)
-                .into_iter()
-                .chain(i.scheduled.map(|w| w.end))
-                .max();
-            last.is_some_and(|t| t >= from) || i.is_active(now)
-        })
+        .filter(|i| i.recency().touches(from, false))
         .collect()
 }
 

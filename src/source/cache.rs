@@ -8,16 +8,18 @@
 //! cached, so error messages are always fresh. Deleting the folder is always safe.
 
 use std::collections::HashMap;
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::model::{ComponentStatus, Impact, Incident, Status, Update, Window};
+use crate::model::{ComponentStatus, Impact, Incident, Recency, Status, Update, Window};
 
-const MAGIC: &[u8; 8] = b"SCINC001";
+const MAGIC: &[u8; 8] = b"SCINC002";
 const RACY: Duration = Duration::from_secs(2);
 
 /// What identifies a file's content without reading it.
@@ -66,48 +68,131 @@ fn fingerprint(config: &Config) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The cached incidents, by path relative to the incidents folder.
-pub struct Cache {
-    written_ns: i128,
-    entries: HashMap<String, (Stamp, Incident)>,
+/// One file's entry in the cache's index.
+struct Entry {
+    stamp: Stamp,
+    id: String,
+    recency: Recency,
+    /// Where its incident's record lies in the records part of the file.
+    offset: u64,
+    len: u64,
 }
 
+/// The cached incidents, by path relative to the incidents folder. Only the index (paths, stamps,
+/// ids, [`Recency`]) is read up front; records are read when asked for, so a cron tick that needs
+/// a few recent incidents does not decode years of texts.
+pub struct Cache {
+    written_ns: i128,
+    entries: HashMap<String, Entry>,
+    /// The cache file and where its records begin.
+    file: Option<(std::fs::File, u64)>,
+}
+
+/// When asking for more records than this, the whole records part is read at once.
+const READ_ALL: usize = 256;
+
 impl Cache {
-    /// Read the cache; a missing, old or damaged one is empty.
-    #[must_use]
-    pub fn load(config: &Config) -> Cache {
-        let empty = Cache {
+    fn empty() -> Cache {
+        Cache {
             written_ns: 0,
             entries: HashMap::new(),
-        };
-        let Ok(bytes) = std::fs::read(dir(config).join("incidents.bin")) else {
-            return empty;
-        };
-        decode(&bytes, &fingerprint(config), &config.incidents_path()).unwrap_or(empty)
+            file: None,
+        }
     }
 
-    /// The cached incident for `rel` if the file is unchanged.
+    /// Read the cache's index; a missing, old or damaged one is empty.
     #[must_use]
-    pub fn get(&self, rel: &str, stamp: Stamp) -> Option<&Incident> {
-        let (s, incident) = self.entries.get(rel)?;
+    pub fn load(config: &Config) -> Cache {
+        let Ok(mut file) = std::fs::File::open(dir(config).join("incidents.bin")) else {
+            return Cache::empty();
+        };
+        read_index(&mut file, &fingerprint(config)).map_or_else(
+            Cache::empty,
+            |(written_ns, entries, records)| Cache {
+                written_ns,
+                entries,
+                file: Some((file, records)),
+            },
+        )
+    }
+
+    /// The id and [`Recency`] of the cached incident of `rel`, if the file is unchanged.
+    #[must_use]
+    pub fn get(&self, rel: &str, stamp: Stamp) -> Option<(&str, Recency)> {
+        let e = self.entries.get(rel)?;
         let racy = stamp.mtime_ns + RACY.as_nanos() as i128 >= self.written_ns;
-        (*s == stamp && !racy).then_some(incident)
+        (e.stamp == stamp && !racy).then_some((e.id.as_str(), e.recency))
     }
 
-    /// Take the cached incident of `rel` out of the cache.
-    pub fn take(&mut self, rel: &str) -> Option<Incident> {
-        self.entries.remove(rel).map(|(_, i)| i)
+    /// How many files the cache knows.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// Whether entries are left (files that were deleted since, when all others were taken).
+    /// Whether the cache knows no file.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// Write the cache of `files` (relative path, stamp, incident); best effort, never an error:
-    /// a build that cannot write its cache is only slower next time.
-    pub fn store(config: &Config, files: &[(String, Stamp, &Incident)]) {
+    /// The incidents of `rels` (paths relative to `incidents_dir`), in that order; `None` for one
+    /// the cache does not have or cannot read (it is then parsed from its file).
+    #[must_use]
+    pub fn read(&self, rels: &[&str], incidents_dir: &Path) -> Vec<Option<Incident>> {
+        let Some(records) = self.records(rels) else {
+            return vec![None; rels.len()];
+        };
+        rels.par_iter()
+            .zip(records.par_iter())
+            .map(|(rel, bytes)| {
+                let e = self.entries.get(*rel)?;
+                decode_record(bytes.as_deref()?, e.id.clone(), incidents_dir.join(rel))
+            })
+            .collect()
+    }
+
+    /// The raw records of `rels`: read one by one when they are few, all at once otherwise.
+    fn records(&self, rels: &[&str]) -> Option<Vec<Option<Vec<u8>>>> {
+        let (file, start) = self.file.as_ref()?;
+        let mut file = file;
+        let ranges = rels.iter().map(|rel| {
+            let e = self.entries.get(*rel)?;
+            Some((e.offset, usize::try_from(e.len).ok()?))
+        });
+        if rels.len() > READ_ALL {
+            let mut all = Vec::new();
+            file.seek(SeekFrom::Start(*start)).ok()?;
+            file.read_to_end(&mut all).ok()?;
+            return Some(
+                ranges
+                    .map(|r| {
+                        let (offset, len) = r?;
+                        let offset = usize::try_from(offset).ok()?;
+                        all.get(offset..offset.checked_add(len)?)
+                            .map(<[u8]>::to_vec)
+                    })
+                    .collect(),
+            );
+        }
+        Some(
+            ranges
+                .map(|r| {
+                    let (offset, len) = r?;
+                    let mut bytes = vec![0; len];
+                    file.seek(SeekFrom::Start(start.checked_add(offset)?))
+                        .ok()?;
+                    file.read_exact(&mut bytes).ok()?;
+                    Some(bytes)
+                })
+                .collect(),
+        )
+    }
+
+    /// Write the cache of `files` (relative path, stamp, incident), keeping the records of `kept`
+    /// (files that were not read this time, unchanged) from this cache; best effort, never an
+    /// error: a build that cannot write its cache is only slower next time.
+    pub fn store(&self, config: &Config, files: &[(String, Stamp, &Incident)], kept: &[&str]) {
         let dir = dir(config);
         if std::fs::create_dir_all(&dir).is_err() {
             return;
@@ -120,16 +205,47 @@ impl Cache {
                 "# statuscast's caches: safe to delete, never commit\n*\n",
             );
         }
+        let Some(raw) = self
+            .records(kept)
+            .or_else(|| kept.is_empty().then(Vec::new))
+        else {
+            return;
+        };
+        let mut all: Vec<(&str, Stamp, &str, Recency, Record)> = files
+            .iter()
+            .map(|(rel, stamp, i)| {
+                (
+                    rel.as_str(),
+                    *stamp,
+                    i.id.as_str(),
+                    i.recency(),
+                    Record::Fresh(i),
+                )
+            })
+            .collect();
+        for (rel, bytes) in kept.iter().zip(&raw) {
+            let (Some(e), Some(bytes)) = (self.entries.get(*rel), bytes) else {
+                // Unreadable now: left out, the file is parsed next time.
+                continue;
+            };
+            all.push((rel, e.stamp, &e.id, e.recency, Record::Raw(bytes)));
+        }
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let bytes = encode(&fingerprint(config), written_ns, files);
+        let bytes = encode(&fingerprint(config), written_ns, &all);
         let tmp = dir.join(format!("incidents.bin.tmp-{}", std::process::id()));
         if std::fs::write(&tmp, bytes).is_ok() {
             let _ = std::fs::rename(&tmp, dir.join("incidents.bin"));
         }
         let _ = std::fs::remove_file(&tmp);
     }
+}
+
+/// An incident to write into the cache: parsed now, or its record as the old cache had it.
+enum Record<'a> {
+    Fresh(&'a Incident),
+    Raw(&'a [u8]),
 }
 
 // A small binary format: little-endian integers, strings with a u32 length.
@@ -208,132 +324,182 @@ fn index_of<T: PartialEq>(mut all: impl Iterator<Item = T>, v: &T) -> u8 {
     all.position(|x| x == *v).unwrap_or(0) as u8
 }
 
+/// The header: magic, fingerprint, time written, number of files, size of the index.
+const HEADER: usize = 8 + 32 + 16 + 8 + 8;
+
 fn encode(
     fingerprint: &[u8; 32],
     written_ns: i128,
-    files: &[(String, Stamp, &Incident)],
+    files: &[(&str, Stamp, &str, Recency, Record)],
 ) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(1 << 20));
+    let mut records = W(Vec::with_capacity(1 << 20));
+    let mut index = W(Vec::with_capacity(files.len() * 128));
+    for (rel, stamp, id, recency, record) in files {
+        let offset = records.0.len();
+        match record {
+            Record::Fresh(i) => encode_record(&mut records, i),
+            Record::Raw(bytes) => records.0.extend_from_slice(bytes),
+        }
+        index.str(rel);
+        index.u64(stamp.size);
+        index.i128(stamp.mtime_ns);
+        index.u64(stamp.inode);
+        index.str(id);
+        index.time(recency.last_event);
+        index.u8(u8::from(recency.open));
+        index.u8(u8::from(recency.maintenance));
+        index.u64(offset as u64);
+        index.u64((records.0.len() - offset) as u64);
+    }
+    let mut w = W(Vec::with_capacity(HEADER + index.0.len() + records.0.len()));
     w.0.extend_from_slice(MAGIC);
     w.0.extend_from_slice(fingerprint);
     w.i128(written_ns);
     w.u64(files.len() as u64);
-    for (rel, stamp, i) in files {
-        w.str(rel);
-        w.u64(stamp.size);
-        w.i128(stamp.mtime_ns);
-        w.u64(stamp.inode);
-        w.str(&i.id);
-        w.str(&i.title);
-        w.strs(&i.components);
-        w.u8(index_of(Impact::ALL.into_iter(), &i.impact));
-        w.u64(i.component_status.len() as u64);
-        for (c, s) in &i.component_status {
-            w.str(c);
-            w.u8(index_of(ComponentStatus::ALL.into_iter(), s));
-        }
-        match &i.author {
-            Some(a) => {
-                w.u8(1);
-                w.str(a);
-            }
-            None => w.u8(0),
-        }
-        match i.scheduled {
-            Some(win) => {
-                w.u8(1);
-                w.time(win.start);
-                w.time(win.end);
-            }
-            None => w.u8(0),
-        }
-        w.u8(u8::from(i.cancelled));
-        w.str(&i.summary);
-        w.u64(i.updates.len() as u64);
-        for u in &i.updates {
-            w.time(u.at);
-            w.u8(index_of(statuses(), &u.status));
-            w.str(&u.body);
-            w.u64(u.line as u64);
-        }
-        match &i.channels {
-            Some(c) => {
-                w.u8(1);
-                w.strs(c);
-            }
-            None => w.u8(0),
-        }
-        w.u8(u8::from(i.broadcast));
-    }
+    w.u64(index.0.len() as u64);
+    w.0.extend_from_slice(&index.0);
+    w.0.extend_from_slice(&records.0);
     w.0
 }
 
-fn decode(bytes: &[u8], fingerprint: &[u8; 32], incidents_dir: &Path) -> Option<Cache> {
-    let mut r = R(bytes);
+fn encode_record(w: &mut W, i: &Incident) {
+    w.str(&i.title);
+    w.strs(&i.components);
+    w.u8(index_of(Impact::ALL.into_iter(), &i.impact));
+    w.u64(i.component_status.len() as u64);
+    for (c, s) in &i.component_status {
+        w.str(c);
+        w.u8(index_of(ComponentStatus::ALL.into_iter(), s));
+    }
+    match &i.author {
+        Some(a) => {
+            w.u8(1);
+            w.str(a);
+        }
+        None => w.u8(0),
+    }
+    match i.scheduled {
+        Some(win) => {
+            w.u8(1);
+            w.time(win.start);
+            w.time(win.end);
+        }
+        None => w.u8(0),
+    }
+    w.u8(u8::from(i.cancelled));
+    w.str(&i.summary);
+    w.u64(i.updates.len() as u64);
+    for u in &i.updates {
+        w.time(u.at);
+        w.u8(index_of(statuses(), &u.status));
+        w.str(&u.body);
+        w.u64(u.line as u64);
+    }
+    match &i.channels {
+        Some(c) => {
+            w.u8(1);
+            w.strs(c);
+        }
+        None => w.u8(0),
+    }
+    w.u8(u8::from(i.broadcast));
+}
+
+/// The header and index of a cache file: time written, entries, where the records begin.
+fn read_index(
+    file: &mut std::fs::File,
+    fingerprint: &[u8; 32],
+) -> Option<(i128, HashMap<String, Entry>, u64)> {
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header).ok()?;
+    let mut r = R(&header);
     if r.take(8)? != MAGIC || r.take(32)? != fingerprint {
         return None;
     }
     let written_ns = r.i128()?;
     let n = r.u64()?;
-    let mut entries = HashMap::with_capacity(n as usize);
+    let index_len = r.u64()?;
+    let records_len = file
+        .metadata()
+        .ok()?
+        .len()
+        .checked_sub(HEADER as u64 + index_len)?;
+    let mut index = vec![0u8; usize::try_from(index_len).ok()?];
+    file.read_exact(&mut index).ok()?;
+    let mut r = R(&index);
+    let mut entries = HashMap::with_capacity(usize::try_from(n).ok()?.min(1 << 20));
     for _ in 0..n {
         let rel = r.str()?;
-        let stamp = Stamp {
-            size: r.u64()?,
-            mtime_ns: r.i128()?,
-            inode: r.u64()?,
+        let entry = Entry {
+            stamp: Stamp {
+                size: r.u64()?,
+                mtime_ns: r.i128()?,
+                inode: r.u64()?,
+            },
+            id: r.str()?,
+            recency: Recency {
+                last_event: r.time()?,
+                open: r.u8()? == 1,
+                maintenance: r.u8()? == 1,
+            },
+            offset: r.u64()?,
+            len: r.u64()?,
         };
-        let id = r.str()?;
-        let title = r.str()?;
-        let components = r.strs()?;
-        let impact = *Impact::ALL.get(usize::from(r.u8()?))?;
-        let mut component_status = std::collections::BTreeMap::new();
-        for _ in 0..r.u64()? {
-            let c = r.str()?;
-            component_status.insert(c, *ComponentStatus::ALL.get(usize::from(r.u8()?))?);
+        if entry.offset.checked_add(entry.len)? > records_len {
+            return None;
         }
-        let author = if r.u8()? == 1 { Some(r.str()?) } else { None };
-        let scheduled = if r.u8()? == 1 {
-            Some(Window {
-                start: r.time()?,
-                end: r.time()?,
-            })
-        } else {
-            None
-        };
-        let cancelled = r.u8()? == 1;
-        let summary = r.str()?;
-        let mut updates = Vec::new();
-        for _ in 0..r.u64()? {
-            updates.push(Update {
-                at: r.time()?,
-                status: statuses().nth(usize::from(r.u8()?))?,
-                body: r.str()?,
-                line: r.u64()? as usize,
-            });
-        }
-        let channels = if r.u8()? == 1 { Some(r.strs()?) } else { None };
-        let broadcast = r.u8()? == 1;
-        let incident = Incident {
-            id,
-            path: incidents_dir.join(&rel),
-            title,
-            components,
-            impact,
-            component_status,
-            author,
-            scheduled,
-            cancelled,
-            summary,
-            updates,
-            channels,
-            broadcast,
-        };
-        entries.insert(rel, (stamp, incident));
+        entries.insert(rel, entry);
     }
-    r.0.is_empty().then_some(Cache {
-        written_ns,
-        entries,
+    r.0.is_empty()
+        .then_some((written_ns, entries, HEADER as u64 + index_len))
+}
+
+fn decode_record(bytes: &[u8], id: String, path: PathBuf) -> Option<Incident> {
+    let mut r = R(bytes);
+    let title = r.str()?;
+    let components = r.strs()?;
+    let impact = *Impact::ALL.get(usize::from(r.u8()?))?;
+    let mut component_status = std::collections::BTreeMap::new();
+    for _ in 0..r.u64()? {
+        let c = r.str()?;
+        component_status.insert(c, *ComponentStatus::ALL.get(usize::from(r.u8()?))?);
+    }
+    let author = if r.u8()? == 1 { Some(r.str()?) } else { None };
+    let scheduled = if r.u8()? == 1 {
+        Some(Window {
+            start: r.time()?,
+            end: r.time()?,
+        })
+    } else {
+        None
+    };
+    let cancelled = r.u8()? == 1;
+    let summary = r.str()?;
+    let mut updates = Vec::new();
+    for _ in 0..r.u64()? {
+        updates.push(Update {
+            at: r.time()?,
+            status: statuses().nth(usize::from(r.u8()?))?,
+            body: r.str()?,
+            line: r.u64()? as usize,
+        });
+    }
+    let channels = if r.u8()? == 1 { Some(r.strs()?) } else { None };
+    let broadcast = r.u8()? == 1;
+    r.0.is_empty().then_some(Incident {
+        id,
+        path,
+        title,
+        components,
+        impact,
+        component_status,
+        author,
+        scheduled,
+        cancelled,
+        summary,
+        updates,
+        channels,
+        broadcast,
     })
 }
 
@@ -359,33 +525,83 @@ mod tests {
             mtime_ns: 5,
             inode: 7,
         };
-        let bytes = encode(
-            &[1; 32],
-            99,
-            &[("2026/a.md".into(), stamp, &a), ("b.md".into(), stamp, &m)],
-        );
-        let cache = decode(&bytes, &[1; 32], dir).unwrap();
-        assert_eq!(cache.entries["2026/a.md"], (stamp, a));
-        assert_eq!(cache.entries["b.md"], (stamp, m));
-        assert!(
-            decode(&bytes, &[2; 32], dir).is_none(),
-            "another binary or config"
-        );
-        assert!(
-            decode(&bytes[..bytes.len() - 1], &[1; 32], dir).is_none(),
-            "cut off"
-        );
-        // A file written within two seconds of the cache is parsed again.
-        let cache = Cache {
-            written_ns: 5 + RACY.as_nanos() as i128,
-            entries: cache.entries,
+        let files = [
+            (
+                "2026/a.md",
+                stamp,
+                a.id.as_str(),
+                a.recency(),
+                Record::Fresh(&a),
+            ),
+            ("b.md", stamp, m.id.as_str(), m.recency(), Record::Fresh(&m)),
+        ];
+        let bytes = encode(&[1; 32], 99, &files);
+        let tmp = tempfile::tempdir().unwrap();
+        let open = |bytes: &[u8], fp: &[u8; 32]| {
+            let path = tmp.path().join("c.bin");
+            std::fs::write(&path, bytes).unwrap();
+            let mut file = std::fs::File::open(&path).unwrap();
+            read_index(&mut file, fp).map(|(written_ns, entries, records)| Cache {
+                written_ns,
+                entries,
+                file: Some((file, records)),
+            })
         };
-        assert!(cache.get("b.md", stamp).is_none());
+        let cache = open(&bytes, &[1; 32]).unwrap();
+        assert_eq!(
+            cache.get("b.md", stamp),
+            None,
+            "written within two seconds: racy"
+        );
         let cache = Cache {
             written_ns: 6 + RACY.as_nanos() as i128,
-            entries: cache.entries,
+            ..cache
         };
-        assert!(cache.get("b.md", stamp).is_some());
+        assert_eq!(cache.get("b.md", stamp), Some((m.id.as_str(), m.recency())));
+        assert_eq!(
+            cache.get("2026/a.md", stamp),
+            Some((a.id.as_str(), a.recency()))
+        );
         assert!(cache.get("b.md", Stamp { size: 11, ..stamp }).is_none());
+        assert_eq!(
+            cache.read(&["b.md", "2026/a.md", "gone.md"], dir),
+            vec![Some(m.clone()), Some(a.clone()), None]
+        );
+        // Many at once: the whole records part is read.
+        let many: Vec<&str> = std::iter::repeat_n("2026/a.md", READ_ALL + 1).collect();
+        assert!(
+            cache
+                .read(&many, dir)
+                .iter()
+                .all(|i| i.as_ref() == Some(&a))
+        );
+        // Raw records are carried over unchanged.
+        let raw = cache.records(&["b.md"]).unwrap();
+        let again = encode(
+            &[1; 32],
+            99,
+            &[
+                (
+                    "2026/a.md",
+                    stamp,
+                    a.id.as_str(),
+                    a.recency(),
+                    Record::Fresh(&a),
+                ),
+                (
+                    "b.md",
+                    stamp,
+                    m.id.as_str(),
+                    m.recency(),
+                    Record::Raw(raw[0].as_deref().unwrap()),
+                ),
+            ],
+        );
+        assert_eq!(again, bytes);
+        assert!(open(&bytes, &[2; 32]).is_none(), "another binary or config");
+        assert!(
+            open(&bytes[..bytes.len() - 1], &[1; 32]).is_none(),
+            "cut off"
+        );
     }
 }

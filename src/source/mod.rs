@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::model::Incident;
+use crate::model::{Incident, Recency};
 
 /// Incident files below `dir` (recursively; `README.md` and hidden files are skipped), sorted.
 ///
@@ -167,10 +167,15 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
             Err(d) => problems.extend(d),
         }
     }
+    let ids: Vec<(String, PathBuf)> = incidents
+        .iter()
+        .map(|i| (i.id.clone(), i.path.clone()))
+        .collect();
+    check_ids(&ids, &mut problems);
     finish(incidents, problems)
 }
 
-/// A file read for [`load_cached`]: from the cache, or parsed now.
+/// A file read for [`load_cached_where`]: unchanged since the cache was written, or parsed now.
 enum Got {
     Cached,
     Parsed(Box<Incident>),
@@ -183,10 +188,24 @@ enum Got {
 /// # Errors
 /// Every problem found, sorted by file and position (problems are never cached).
 pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagnostics> {
+    load_cached_where(config, store, &|_| true)
+}
+
+/// Like [`load_cached`], but only the incidents whose [`Recency`] `keep` accepts are returned:
+/// those the cache has are not even read (a cron tick skips years of history). Files that changed
+/// are parsed and checked in any case, and ids are checked for duplicates across all files.
+///
+/// # Errors
+/// Every problem found, sorted by file and position (problems are never cached).
+pub fn load_cached_where(
+    config: &Config,
+    store: bool,
+    keep: &dyn Fn(Recency) -> bool,
+) -> Result<Vec<Incident>, Diagnostics> {
     let _t = crate::timings::span("load incidents (cached)");
     let dir = config.incidents_path();
     let files = incident_files(&dir)?;
-    let mut cache = cache::Cache::load(config);
+    let cache = cache::Cache::load(config);
     let results: Vec<Result<(String, cache::Stamp, Got), Diagnostics>> = files
         .par_iter()
         .map(|path| {
@@ -200,7 +219,13 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
                     .at_file(path)
                     .hint("check the file's permissions")
             };
-            let stamp = cache::Stamp::of(&std::fs::metadata(path).map_err(|e| unreadable(&e))?);
+            // One system call for a plain file; a link is checked before anything is read.
+            let mut meta = std::fs::symlink_metadata(path).map_err(|e| unreadable(&e))?;
+            if meta.file_type().is_symlink() {
+                check_link(path, &config.root)?;
+                meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
+            }
+            let stamp = cache::Stamp::of(&meta);
             if cache.get(&rel, stamp).is_some() {
                 return Ok((rel, stamp, Got::Cached));
             }
@@ -210,45 +235,91 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
         })
         .collect();
     let mut problems = Diagnostics::default();
-    let mut parsed = 0;
-    let mut got: Vec<(String, cache::Stamp, Incident)> = Vec::with_capacity(results.len());
+    // Every file's id, for the duplicate check; the incidents wanted, parsed or to be read.
+    let mut ids: Vec<(String, PathBuf)> = Vec::with_capacity(results.len());
+    let mut got: Vec<(String, cache::Stamp, Option<Incident>)> = Vec::new();
+    let (mut parsed, mut skipped) = (0, Vec::new());
     for r in results {
         match r {
             Ok((rel, stamp, Got::Cached)) => {
-                if let Some(i) = cache.take(&rel) {
-                    got.push((rel, stamp, i));
+                let Some((id, recency)) = cache.get(&rel, stamp) else {
+                    continue;
+                };
+                ids.push((id.to_string(), dir.join(&rel)));
+                if keep(recency) {
+                    got.push((rel, stamp, None));
+                } else {
+                    skipped.push(rel);
                 }
             }
             Ok((rel, stamp, Got::Parsed(i))) => {
                 parsed += 1;
-                got.push((rel, stamp, *i));
+                ids.push((i.id.clone(), i.path.clone()));
+                got.push((rel, stamp, Some(*i)));
             }
             Err(d) => problems.extend(d),
         }
     }
-    if store && problems.is_empty() && (parsed > 0 || !cache.is_empty()) {
+    // Read what the cache has; a record it cannot give is parsed from the file after all.
+    let wanted: Vec<&str> = got
+        .iter()
+        .filter(|(_, _, i)| i.is_none())
+        .map(|(rel, _, _)| rel.as_str())
+        .collect();
+    let mut read = cache.read(&wanted, &dir).into_iter();
+    for (rel, _, slot) in got.iter_mut().filter(|(_, _, i)| i.is_none()) {
+        *slot = read.next().flatten();
+        if slot.is_none() {
+            parsed += 1;
+            let path = dir.join(&*rel);
+            match std::fs::read(&path) {
+                Ok(bytes) => match incident::parse(&path, &bytes, config) {
+                    Ok(i) => *slot = Some(i),
+                    Err(d) => problems.extend(d),
+                },
+                Err(e) => problems.push(
+                    Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(&e)))
+                        .at_file(&path)
+                        .hint("check the file's permissions"),
+                ),
+            }
+        }
+    }
+    let got: Vec<(String, cache::Stamp, Incident)> = got
+        .into_iter()
+        .filter_map(|(rel, stamp, i)| Some((rel, stamp, i?)))
+        .collect();
+    // Files deleted since the cache was written leave entries behind.
+    let gone = cache.len() > got.len() - parsed + skipped.len();
+    if store && problems.is_empty() && (parsed > 0 || gone) {
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             got.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
-        cache::Cache::store(config, &entries);
+        let skipped: Vec<&str> = skipped.iter().map(String::as_str).collect();
+        cache.store(config, &entries, &skipped);
     }
+    check_ids(&ids, &mut problems);
     finish(got.into_iter().map(|(_, _, i)| i).collect(), problems)
 }
 
-/// Duplicate ids, then newest first.
-fn finish(
-    mut incidents: Vec<Incident>,
-    mut problems: Diagnostics,
-) -> Result<Vec<Incident>, Diagnostics> {
+/// Ids come from file names and must be unique across all folders.
+fn check_ids(ids: &[(String, PathBuf)], problems: &mut Diagnostics) {
     let mut by_id: BTreeMap<&str, &Path> = BTreeMap::new();
-    for i in &incidents {
-        if let Some(first) = by_id.insert(&i.id, &i.path) {
+    for (id, path) in ids {
+        if let Some(first) = by_id.insert(id, path) {
             problems.push(
-                Diagnostic::new(format!("incident id \"{}\" is used twice (also by {})", i.id, crate::diagnostics::display_path(first)))
-                    .at_file(&i.path)
+                Diagnostic::new(format!("incident id \"{id}\" is used twice (also by {})", crate::diagnostics::display_path(first)))
+                    .at_file(path)
                     .hint("ids come from file names, which must be unique across all folders: rename one file"),
             );
         }
     }
+}
+
+/// Sorted problems, incidents newest first.
+fn finish(
+    mut incidents: Vec<Incident>,
+    mut problems: Diagnostics,
+) -> Result<Vec<Incident>, Diagnostics> {
     problems.sort();
     // Newest first: the order every page and feed shows.
     incidents.sort_by(|a, b| {

@@ -6,6 +6,7 @@ mod broadcast;
 mod broadcast_chat;
 mod broadcast_open_protocols;
 mod build;
+mod cache;
 mod channels;
 mod corpus;
 mod crash;

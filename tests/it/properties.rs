@@ -370,3 +370,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
+
+    /// The tick and the uptime bars skip incidents by their `Recency` (kept in the parse cache,
+    /// no clock in it); that must say exactly what the incident itself says at any moment.
+    #[test]
+    fn recency_tells_what_the_incident_tells_at_any_moment(
+        incidents in incidents(),
+        now_offset in -300i64 * 24 * 60..20 * 24 * 60,
+        lookback_minutes in 0i64..3 * 24 * 60,
+    ) {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc)
+            + TimeDelta::minutes(now_offset);
+        let since = now - TimeDelta::minutes(lookback_minutes);
+        for i in &incidents {
+            let last_event = i.updates.iter().map(|u| u.at).chain(i.scheduled.map(|w| w.end)).max();
+            let recent = last_event.is_some_and(|t| t >= since);
+            let r = i.recency();
+            prop_assert_eq!(r.touches(since, false), recent || i.is_active(now), "{:?}", i);
+            prop_assert_eq!(
+                r.touches(since, true),
+                recent || (!i.is_maintenance() && i.is_active(now)),
+                "{:?}", i
+            );
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The parse cache and the cron tick's shortcut (only recent incidents are read): what they skip
+//! must never change a result, hide a problem or let a link out of the repository.
+
+use crate::support::Repo;
+
+const CACHE: &str = ".statuscast/cache/incidents.bin";
+
+/// `plan` from a warm cache (records read lazily, old incidents skipped) shows what a run that
+/// parses every file shows, at moments around the demo's incidents and maintenances.
+#[test]
+fn a_warm_cache_plans_exactly_what_parsing_plans() {
+    let repo = Repo::demo();
+    let moments = [
+        "2026-08-28T12:00:00Z",
+        "2026-10-25T01:00:00Z",
+        "2026-11-23T10:00:00Z",
+        "2026-12-02T09:00:00Z",
+    ];
+    let mut shown = 0;
+    for now in moments {
+        std::fs::remove_dir_all(repo.path(".statuscast/cache")).ok();
+        let cold = repo
+            .run_raw(&["--now", now, "plan", "--horizon", "48h"])
+            .ok();
+        assert!(!repo.path(CACHE).exists(), "plan never writes the cache");
+        repo.run(&["build"]).ok();
+        assert!(repo.path(CACHE).exists(), "build writes the cache");
+        let warm = repo
+            .run_raw(&["--now", now, "plan", "--horizon", "48h"])
+            .ok();
+        assert_eq!(cold.stdout, warm.stdout, "at {now}");
+        shown += warm.stdout.lines().filter(|l| l.contains("/x")).count();
+    }
+    assert!(shown > 0, "the moments show posts at all");
+}
+
+/// An id used twice is found even when one of the two files is old history the tick skips.
+#[test]
+fn duplicate_ids_are_found_among_skipped_incidents() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    let old = "2026-08-28-dsl-ausfall-leipzig-sued.md";
+    repo.write(
+        &format!("incidents/archive/{old}"),
+        repo.read(&format!("incidents/{old}")),
+    );
+    for args in [&["broadcast", "--dry-run"][..], &["plan"], &["build"]] {
+        let run = repo.run(args).fails();
+        assert!(
+            run.stderr
+                .contains("\"2026-08-28-dsl-ausfall-leipzig-sued\" is used twice"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// A cached incident file replaced by a link out of the repository is refused by every command,
+/// and what the link points to is never shown.
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_the_repository_is_refused_with_a_warm_cache() {
+    let repo = Repo::demo();
+    repo.run(&["build"]).ok();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.md");
+    std::fs::write(
+        &secret,
+        "---\ntitle: TOP-SECRET-TITLE\ncomponents: [mobile]\n---\n## 2026-11-23 09:00 investigating\nx\n",
+    )
+    .unwrap();
+    let victim = repo.path("incidents/2026-08-28-dsl-ausfall-leipzig-sued.md");
+    std::fs::remove_file(&victim).unwrap();
+    std::os::unix::fs::symlink(&secret, &victim).unwrap();
+    for args in [
+        &["broadcast", "--dry-run"][..],
+        &["plan"],
+        &["build"],
+        &["check"],
+    ] {
+        let run = repo.run(args).fails();
+        assert!(
+            run.stderr
+                .contains("the link points outside the repository"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("TOP-SECRET") && !run.stderr.contains("TOP-SECRET"));
+    }
+    assert!(!repo.read("public/index.html").contains("TOP-SECRET"));
+}
+
+/// An incident edited after the cache was written is read again, even when only its modification
+/// time tells (same size, same inode, an older time than the cache's); a new file is seen too.
+#[test]
+fn an_edited_incident_is_read_again() {
+    let repo = Repo::demo();
+    let file = "incidents/2026-11-23-mobilfunk-sms-hamburg.md";
+    let older = std::fs::metadata(repo.path(file))
+        .unwrap()
+        .modified()
+        .unwrap()
+        - std::time::Duration::from_mins(1);
+    repo.run(&["build"]).ok();
+    let before = repo.run(&["plan"]).ok().stdout;
+    assert!(before.contains("Hamburg gestört"));
+    let text = repo.read(file);
+    let edited = text.replacen("Hamburg gestört", "Hamburg GESTÖRT", 1);
+    assert_eq!(text.len(), edited.len());
+    repo.write(file, &edited);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.path(file))
+        .unwrap()
+        .set_modified(older)
+        .unwrap();
+    repo.write(
+        "incidents/2026-11-23-new.md",
+        "---\ntitle: Brand-new outage\ncomponents: [mobile]\n---\n## 2026-11-23 09:55 investigating\nLooking.\n",
+    );
+    let after = repo.run(&["plan"]).ok().stdout;
+    assert!(
+        after.contains("Hamburg GESTÖRT") && !after.contains("Hamburg gestört"),
+        "{after}"
+    );
+    assert!(after.contains("Brand-new outage"), "{after}");
+}
