@@ -13,6 +13,7 @@ SIZES=${SIZES:-"1000 10000 30000"}
 RUNS=${RUNS:-3}
 NOW=2026-11-23T10:00:00Z            # the generator's end: results do not depend on the clock
 WORK=${BENCH_DIR:-/tmp/statuscast-bench}
+MEM=${BENCH_MEM:-/dev/shm}           # a tmpfs, for the cold build without the disk
 TIME=/usr/bin/time
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 [ -x "$TIME" ] || { echo "bench: needs GNU time (apt-get install time)" >&2; exit 1; }
@@ -45,11 +46,27 @@ for n in $SIZES; do
   res=$WORK/results-n$n
   rm -f "$res".*.times
   cd "$repo"
-  echo "== n=$n: full build (cold: no previous output, no cache)"
+  echo "== n=$n: cold build, output on this disk (no previous output, no cache)"
   for _ in $(seq "$RUNS"); do
     rm -rf public .public.* .statuscast/cache
+    sync   # the deleted tree's write-back is not the next build's cost
+    run_timed "$res.cold" "$SC" --now "$NOW" build
+  done
+  echo "== n=$n: cold build, output in memory ($MEM, no cache): the program without the disk"
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$MEM/statuscast-bench-out" .statuscast/cache
+    run_timed "$res.mem" "$SC" --now "$NOW" build --out "$MEM/statuscast-bench-out"
+  done
+  rm -rf "$MEM/statuscast-bench-out"
+  echo "== n=$n: full build: statuscast.yaml changed, so every page and every file is made again"
+  "$SC" --now "$NOW" build >/dev/null   # the spare folder exists from here on, as in daily use
+  cp statuscast.yaml "$res.yaml"
+  for r in $(seq "$RUNS"); do
+    sed -i "s/^  description: \"\(.*\)\"$/  description: \"\1 ($r)\"/" statuscast.yaml
     run_timed "$res.build" "$SC" --now "$NOW" build
   done
+  cp "$res.yaml" statuscast.yaml
+  "$SC" --now "$NOW" build >/dev/null
   echo "== n=$n: rebuild with nothing changed"
   for _ in $(seq "$RUNS"); do run_timed "$res.rebuild" "$SC" --now "$NOW" build; done
   echo "== n=$n: rebuild after editing one incident"
@@ -74,12 +91,14 @@ for n in $SIZES; do
   front=$(($(stat -c %s public/index.html) + $(stat -c %s public/style.css)))
   cd - >/dev/null
   read -r bw bc bm <<<"$(best "$res.build.times")"
+  read -r mw mc _ <<<"$(best "$res.mem.times")"
+  read -r dw dc _ <<<"$(best "$res.cold.times")"
   read -r rw _ _ <<<"$(best "$res.rebuild.times")"
   read -r iw _ _ <<<"$(best "$res.incr.times")"
   read -r tw _ tm <<<"$(best "$res.tick.times")"
   read -r cw _ _ <<<"$(best "$res.check.times")"
   ratio=$(awk -v i="$iw" -v b="$bw" 'BEGIN{printf "%.0f", 100*i/b}')
-  rows+=("| $n | $bw s ($bc s CPU) | $bm MB | $rw s | $iw s ($ratio %, identical: $identical) | $tw s ($tm MB) | $cw s | $out_mb MB, $files files | $((front / 1024)) KB |")
+  rows+=("| $n | $bw s ($bc s CPU, $bm MB) | $mw s ($mc s CPU) | $dw s ($dc s CPU) | $rw s | $iw s ($ratio %, identical: $identical) | $tw s ($tm MB) | $cw s | $out_mb MB, $files files | $((front / 1024)) KB |")
   echo "   ${rows[-1]}"
 done
 
@@ -96,8 +115,8 @@ cores=$(nproc)
   echo "load average before the run: $LOAD_BEFORE. Best of $RUNS runs (wall time; CPU = user + sys of that run)."
   echo "Data: \`gen-incidents --seed 1\`, \`--now $NOW\`."
   echo
-  echo "| incidents | full build (cold) | peak memory | rebuild, nothing changed | rebuild after editing one incident | cron tick, nothing due (peak memory) | check | output | index.html + style.css |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| incidents | full build: config changed (CPU, peak memory) | cold build, output in tmpfs | cold build, output on disk | rebuild, nothing changed | rebuild after editing one incident | cron tick, nothing due (peak memory) | check | output | index.html + style.css |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   printf '%s\n' "${rows[@]}"
   echo
   echo "Fan-out of one update to 8 channels that each answer after 300 ms: ${fanout#fan-out: }"

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Output;
-use super::write::{exchange, io_error, is_contained, remove_tree};
+use super::write::{exchange, io_error, is_contained};
 use crate::diagnostics::Diagnostic;
 
 /// What a folder holds: every file's hash and size, and the input key of each page that has one.
@@ -175,8 +175,9 @@ pub fn sync_reusing(
     let mut have = if let Some(m) = read_manifest(&spare_manifest, &spare) {
         m.files
     } else {
-        remove_tree(&spare);
-        BTreeMap::new()
+        // No manifest to trust (a build was killed, a first build): every file the spare has is
+        // rewritten in place, links are removed, nothing is believed to be up to date.
+        unknown_files(&spare)
     };
     // The spare is being changed: its manifest is void until the swap.
     let _ = std::fs::remove_file(&spare_manifest);
@@ -242,9 +243,14 @@ pub fn sync_reusing(
     }
     changed.par_iter().try_for_each(|(f, _)| {
         let path = spare.join(&f.path);
-        // A new file (new inode): the live folder never shares one with the spare.
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+        // Overwritten in place: the spare is not served, and shares no file with the live folder
+        // (reused pages are copied, never linked). Keeping the inode spares the file system the
+        // allocation of a new one, its most expensive step when thousands of pages change.
+        if overwrite(&path, &f.bytes).is_err() {
+            // A folder where a file belongs now, or a file that cannot be opened for writing.
+            remove_tree_or_file(&path);
+            std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+        }
         crate::faults::point("build-write");
         Ok(())
     })?;
@@ -263,11 +269,12 @@ pub fn sync_reusing(
         std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
     }
     copy.par_iter().try_for_each(|p| {
-        let to = spare.join(p);
-        let _ = std::fs::remove_file(&to);
-        std::fs::copy(out.join(p), &to)
-            .map(|_| ())
-            .map_err(|e| io_error("copy", &to, &e))
+        let (from, to) = (out.join(p), spare.join(p));
+        if std::fs::copy(&from, &to).is_err() {
+            remove_tree_or_file(&to);
+            std::fs::copy(&from, &to).map_err(|e| io_error("copy", &to, &e))?;
+        }
+        Ok(())
     })?;
 
     // Swap: the spare becomes the output, the output the next spare. Where the system swaps two
@@ -318,6 +325,49 @@ pub fn sync_reusing(
     }
     write_manifest(&live_manifest, &new_live)?;
     Ok(true)
+}
+
+/// Write `bytes` to `path`, keeping its inode when it is a file; a link there is not followed.
+fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::File::options();
+    options.write(true).create(true).truncate(true);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NOFOLLOW.bits().cast_signed(),
+    );
+    #[cfg(not(target_os = "linux"))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(path)?;
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+/// The files below `dir` (relative paths), each with a hash nothing matches; links and whatever
+/// is not a file or folder are removed on the way.
+fn unknown_files(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(root, &path, out),
+                Ok(t) if t.is_file() => {
+                    if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
+                        out.insert(rel.replace('\\', "/"), String::new());
+                    }
+                }
+                _ => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        let _ = std::fs::remove_file(dir);
+    }
+    walk(dir, dir, &mut out);
+    out
 }
 
 fn remove_tree_or_file(path: &Path) {
@@ -404,5 +454,54 @@ mod tests {
                 .map(|f| (f.path.clone(), String::from_utf8(f.bytes.clone()).unwrap()))
                 .collect()
         );
+    }
+
+    /// Files are rewritten in place (same inode), but a link put into the output is replaced, never
+    /// written through; a spare without manifest gets every file rewritten.
+    #[cfg(unix)]
+    #[test]
+    fn rewrites_in_place_and_never_through_a_link() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (out, state) = (dir.path().join("public"), dir.path().join("cache"));
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let v1 = [f("index.html", "1"), f("a/page.html", "p1")];
+        let v2 = [f("index.html", "2"), f("a/page.html", "p2")];
+        assert!(sync(&out, &v1, &state).unwrap());
+        assert!(sync(&out, &v2, &state).unwrap());
+        // The spare is now the first build's folder; its page is rewritten in place next time.
+        let ino = std::fs::metadata(state.join("spare/a/page.html"))
+            .unwrap()
+            .ino();
+        // Someone links a file of the live folder elsewhere; it comes back as the spare.
+        std::fs::remove_file(out.join("index.html")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("index.html")).unwrap();
+        let v3 = [f("index.html", "3"), f("a/page.html", "p3")];
+        assert!(sync(&out, &v3, &state).unwrap());
+        assert_eq!(
+            std::fs::metadata(out.join("a/page.html")).unwrap().ino(),
+            ino
+        );
+        assert!(sync(&out, &v1, &state).unwrap());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(
+            std::fs::read_to_string(out.join("index.html")).unwrap(),
+            "1"
+        );
+        assert!(
+            !std::fs::symlink_metadata(out.join("index.html"))
+                .unwrap()
+                .is_symlink()
+        );
+        // Without a manifest nothing in the spare is trusted, whatever its bytes.
+        std::fs::remove_file(state.join("spare.json")).unwrap();
+        std::fs::write(state.join("spare/a/page.html"), "p1").unwrap();
+        std::fs::write(state.join("spare/index.html"), "stale").unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("spare/extra.html")).unwrap();
+        assert!(sync(&out, &v1, &state).unwrap());
+        assert_eq!(tree(&out).get("index.html").map(String::as_str), Some("1"));
+        assert!(!out.join("extra.html").exists());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     }
 }
