@@ -2,7 +2,7 @@
 //! the time an incident page last changed). The feed links in every page's head and the footer links
 //! are in the theme's `base.html`.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::machine::{Machine, changed_at, rfc3339, xml_safe};
 use super::view::Views;
@@ -16,7 +16,7 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         m.url("sitemap.xml")
     );
 
-    let lastmod: BTreeMap<String, String> = m
+    let lastmod: HashMap<String, String> = m
         .visible
         .iter()
         .map(|i| {

@@ -47,24 +47,28 @@ struct Feed {
 /// # Errors
 /// When a feed cannot be serialized.
 pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
-    let mut entries: Vec<Entry> = Vec::new();
-    for incident in &m.visible {
+    // Newest first; at the same moment by incident id, then the later update first. The id's rank
+    // stands in for the id: years of history sort on integers, not strings.
+    let mut by_id: Vec<usize> = (0..m.visible.len()).collect();
+    by_id.sort_unstable_by_key(|&n| m.visible[n].id.as_str());
+    let mut rank = vec![0u32; m.visible.len()];
+    for (r, &n) in by_id.iter().enumerate() {
+        rank[n] = r as u32;
+    }
+    let mut keyed: Vec<(DateTime<Utc>, u32, usize, Entry)> = Vec::new();
+    for (n, incident) in m.visible.iter().enumerate() {
         for (index, update) in incident.published(m.now).iter().enumerate() {
-            entries.push(Entry {
+            let entry = Entry {
                 incident,
                 update,
                 index,
                 id: String::new(),
-            });
+            };
+            keyed.push((update.at, rank[n], index, entry));
         }
     }
-    entries.sort_by(|a, b| {
-        b.update
-            .at
-            .cmp(&a.update.at)
-            .then_with(|| a.incident.id.cmp(&b.incident.id))
-            .then_with(|| b.index.cmp(&a.index))
-    });
+    keyed.par_sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
+    let mut entries: Vec<Entry> = keyed.into_iter().map(|(_, _, _, e)| e).collect();
 
     let site = m.config.site.title.as_str();
     let description = m

@@ -216,11 +216,16 @@ pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnosti
         Ok(files) => out.extend(files),
         Err(d) => problems.push(d),
     };
-    add(feeds::render(&m));
-    add(Ok(vec![ics::render(&m)]));
-    add(api::render(&m));
+    // Independent of each other: on both cores.
+    let ((feeds, ics), (api, discovery)) = rayon::join(
+        || rayon::join(|| feeds::render(&m), || ics::render(&m)),
+        || rayon::join(|| api::render(&m), || discovery::render(&m, existing)),
+    );
+    add(feeds);
+    add(Ok(vec![ics]));
+    add(api);
     add(Ok(badges::render(&m)));
-    add(Ok(discovery::render(&m, existing)));
+    add(Ok(discovery));
     let taken: BTreeSet<&str> = existing.iter().copied().collect();
     out.retain(|o| !taken.contains(o.path.as_str()));
     problems.into_result(out)

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -67,6 +68,9 @@ fn fingerprint(config: &Config) -> [u8; 32] {
     h.update(format!("{config:?}").as_bytes());
     h.finalize().into()
 }
+
+/// Raw records: a buffer, and where in it each asked-for record lies.
+type Records = (Vec<u8>, Vec<Option<Range<usize>>>);
 
 /// One file's entry in the cache's index.
 struct Entry {
@@ -140,53 +144,59 @@ impl Cache {
     /// the cache does not have or cannot read (it is then parsed from its file).
     #[must_use]
     pub fn read(&self, rels: &[&str], incidents_dir: &Path) -> Vec<Option<Incident>> {
-        let Some(records) = self.records(rels) else {
+        let Some((buf, ranges)) = self.records(rels) else {
             return vec![None; rels.len()];
         };
         rels.par_iter()
-            .zip(records.par_iter())
-            .map(|(rel, bytes)| {
+            .zip(ranges.par_iter())
+            .map(|(rel, range)| {
                 let e = self.entries.get(*rel)?;
-                decode_record(bytes.as_deref()?, e.id.clone(), incidents_dir.join(rel))
+                let bytes = buf.get(range.clone()?)?;
+                decode_record(bytes, e.id.clone(), incidents_dir.join(rel))
             })
             .collect()
     }
 
-    /// The raw records of `rels`: read one by one when they are few, all at once otherwise.
-    fn records(&self, rels: &[&str]) -> Option<Vec<Option<Vec<u8>>>> {
+    /// The raw records of `rels`: a buffer and where in it each record lies (`None`: unknown or
+    /// unreadable). Read one by one when they are few, all at once otherwise.
+    fn records(&self, rels: &[&str]) -> Option<Records> {
         let (file, start) = self.file.as_ref()?;
         let mut file = file;
-        let ranges = rels.iter().map(|rel| {
+        let located = rels.iter().map(|rel| {
             let e = self.entries.get(*rel)?;
-            Some((e.offset, usize::try_from(e.len).ok()?))
+            Some((
+                usize::try_from(e.offset).ok()?,
+                usize::try_from(e.len).ok()?,
+            ))
         });
+        let mut buf = Vec::new();
         if rels.len() > READ_ALL {
-            let mut all = Vec::new();
             file.seek(SeekFrom::Start(*start)).ok()?;
-            file.read_to_end(&mut all).ok()?;
-            return Some(
-                ranges
-                    .map(|r| {
-                        let (offset, len) = r?;
-                        let offset = usize::try_from(offset).ok()?;
-                        all.get(offset..offset.checked_add(len)?)
-                            .map(<[u8]>::to_vec)
-                    })
-                    .collect(),
-            );
-        }
-        Some(
-            ranges
+            file.read_to_end(&mut buf).ok()?;
+            let ranges = located
                 .map(|r| {
                     let (offset, len) = r?;
-                    let mut bytes = vec![0; len];
-                    file.seek(SeekFrom::Start(start.checked_add(offset)?))
-                        .ok()?;
-                    file.read_exact(&mut bytes).ok()?;
-                    Some(bytes)
+                    Some(offset..offset.checked_add(len)?)
                 })
-                .collect(),
-        )
+                .collect();
+            return Some((buf, ranges));
+        }
+        let ranges = located
+            .map(|r| {
+                let (offset, len) = r?;
+                let at = buf.len();
+                buf.resize(at + len, 0);
+                let read = file
+                    .seek(SeekFrom::Start(start.checked_add(offset as u64)?))
+                    .and_then(|_| file.read_exact(&mut buf[at..]));
+                if read.is_err() {
+                    buf.truncate(at);
+                    return None;
+                }
+                Some(at..at + len)
+            })
+            .collect();
+        Some((buf, ranges))
     }
 
     /// Write the cache of `files` (relative path, stamp, incident), keeping the records of `kept`
@@ -205,9 +215,9 @@ impl Cache {
                 "# statuscast's caches: safe to delete, never commit\n*\n",
             );
         }
-        let Some(raw) = self
+        let Some((buf, ranges)) = self
             .records(kept)
-            .or_else(|| kept.is_empty().then(Vec::new))
+            .or_else(|| kept.is_empty().then(|| (Vec::new(), Vec::new())))
         else {
             return;
         };
@@ -223,7 +233,8 @@ impl Cache {
                 )
             })
             .collect();
-        for (rel, bytes) in kept.iter().zip(&raw) {
+        for (rel, range) in kept.iter().zip(ranges) {
+            let bytes = range.and_then(|r| buf.get(r));
             let (Some(e), Some(bytes)) = (self.entries.get(*rel), bytes) else {
                 // Unreadable now: left out, the file is parsed next time.
                 continue;
@@ -576,7 +587,8 @@ mod tests {
                 .all(|i| i.as_ref() == Some(&a))
         );
         // Raw records are carried over unchanged.
-        let raw = cache.records(&["b.md"]).unwrap();
+        let (buf, ranges) = cache.records(&["b.md"]).unwrap();
+        let raw = &buf[ranges[0].clone().unwrap()];
         let again = encode(
             &[1; 32],
             99,
@@ -588,13 +600,7 @@ mod tests {
                     a.recency(),
                     Record::Fresh(&a),
                 ),
-                (
-                    "b.md",
-                    stamp,
-                    m.id.as_str(),
-                    m.recency(),
-                    Record::Raw(raw[0].as_deref().unwrap()),
-                ),
+                ("b.md", stamp, m.id.as_str(), m.recency(), Record::Raw(raw)),
             ],
         );
         assert_eq!(again, bytes);
