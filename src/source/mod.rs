@@ -267,9 +267,12 @@ pub fn load_cached_where(
         .map(|(rel, _, _)| rel.as_str())
         .collect();
     let mut read = cache.read(&wanted, &dir).into_iter();
+    let mut hits = skipped.len();
     for (rel, _, slot) in got.iter_mut().filter(|(_, _, i)| i.is_none()) {
         *slot = read.next().flatten();
-        if slot.is_none() {
+        if slot.is_some() {
+            hits += 1;
+        } else {
             parsed += 1;
             let path = dir.join(&*rel);
             match std::fs::read(&path) {
@@ -290,7 +293,7 @@ pub fn load_cached_where(
         .filter_map(|(rel, stamp, i)| Some((rel, stamp, i?)))
         .collect();
     // Files deleted since the cache was written leave entries behind.
-    let gone = cache.len() > got.len() - parsed + skipped.len();
+    let gone = cache.len() > hits;
     if store && problems.is_empty() && (parsed > 0 || gone) {
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             got.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();

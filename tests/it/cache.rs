@@ -5,11 +5,29 @@ use crate::support::Repo;
 
 const CACHE: &str = ".statuscast/cache/incidents.bin";
 
+/// The incident files of `repo`, made an hour old: the cache trusts no file changed within two
+/// seconds of its writing (git's "racy" rule), and fixtures are copied just before a test builds.
+fn aged(repo: Repo) -> Repo {
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+    let mut stack = vec![repo.path("incidents")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                let f = std::fs::File::options().write(true).open(e.path()).unwrap();
+                f.set_modified(hour_ago).unwrap();
+            }
+        }
+    }
+    repo
+}
+
 /// `plan` from a warm cache (records read lazily, old incidents skipped) shows what a run that
 /// parses every file shows, at moments around the demo's incidents and maintenances.
 #[test]
 fn a_warm_cache_plans_exactly_what_parsing_plans() {
-    let repo = Repo::demo();
+    let repo = aged(Repo::demo());
     let moments = [
         "2026-08-28T12:00:00Z",
         "2026-10-25T01:00:00Z",
@@ -37,7 +55,7 @@ fn a_warm_cache_plans_exactly_what_parsing_plans() {
 /// An id used twice is found even when one of the two files is old history the tick skips.
 #[test]
 fn duplicate_ids_are_found_among_skipped_incidents() {
-    let repo = Repo::demo();
+    let repo = aged(Repo::demo());
     repo.run(&["build"]).ok();
     let old = "2026-08-28-dsl-ausfall-leipzig-sued.md";
     repo.write(
@@ -60,7 +78,7 @@ fn duplicate_ids_are_found_among_skipped_incidents() {
 #[cfg(unix)]
 #[test]
 fn a_link_out_of_the_repository_is_refused_with_a_warm_cache() {
-    let repo = Repo::demo();
+    let repo = aged(Repo::demo());
     repo.run(&["build"]).ok();
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("secret.md");
@@ -124,4 +142,54 @@ fn an_edited_incident_is_read_again() {
         "{after}"
     );
     assert!(after.contains("Brand-new outage"), "{after}");
+}
+
+/// Damage in the cache's records is never trusted: the file is parsed again, and when it is broken
+/// too (same size and time as the cached one, so only its content can tell), that is reported.
+#[test]
+fn a_damaged_cache_record_falls_back_to_the_file() {
+    let repo = Repo::fixture("english");
+    let keep = "incidents/2026-11-10-api-elevated-errors.md";
+    for e in std::fs::read_dir(repo.path("incidents")).unwrap().flatten() {
+        if !e.path().ends_with(keep.rsplit('/').next().unwrap()) {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    // Older than the cache by more than its two "racy" seconds, so the cache is believed.
+    let mtime = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+    let set_mtime = || {
+        std::fs::File::options()
+            .write(true)
+            .open(repo.path(keep))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    };
+    set_mtime();
+    repo.run(&["build"]).ok();
+    let built = repo.snapshot("public");
+    let zero_records = || {
+        let mut bytes = std::fs::read(repo.path(CACHE)).unwrap();
+        let index_len = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize;
+        bytes[72 + index_len..].fill(0);
+        std::fs::write(repo.path(CACHE), bytes).unwrap();
+    };
+    zero_records();
+    // The file is fine: parsed again, same page, and the cache is written anew.
+    repo.run(&["build", "--out", "again"]).ok();
+    assert_eq!(built, repo.snapshot("again"));
+    // Broken with the cached size and time: the damaged record cannot hide it.
+    zero_records();
+    let text = repo.read(keep);
+    let broken = text.replacen("---\n", "--x\n", 1);
+    assert_eq!(broken.len(), text.len());
+    repo.write(keep, &broken);
+    set_mtime();
+    let run = repo.run(&["build"]).fails();
+    assert!(
+        run.stderr.contains("2026-11-10-api-elevated-errors.md:1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
 }
