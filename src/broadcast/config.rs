@@ -18,13 +18,22 @@ pub struct BroadcastConfig {
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
     /// A post older than this when a run first sees it is recorded as skipped, never sent.
-    #[serde(default = "default_max_age", with = "humantime_serde")]
+    #[serde(
+        default = "default_max_age",
+        with = "crate::broadcast::schedule::duration_serde"
+    )]
     pub max_age: Duration,
     /// A post that keeps failing is given up (recorded as expired) this long after its due time.
-    #[serde(default = "default_give_up", with = "humantime_serde")]
+    #[serde(
+        default = "default_give_up",
+        with = "crate::broadcast::schedule::duration_serde"
+    )]
     pub give_up_after: Duration,
     /// Time one channel may spend (incl. waiting for rate limits) in one run.
-    #[serde(default = "default_channel_timeout", with = "humantime_serde")]
+    #[serde(
+        default = "default_channel_timeout",
+        with = "crate::broadcast::schedule::duration_serde"
+    )]
     pub channel_timeout: Duration,
     /// When non-urgent posts (maintenance announcements and reminders, recurring posts) may go out,
     /// e.g. "Mon-Fri 08:00-20:00" in the site's time zone. Default: any time.
@@ -34,10 +43,13 @@ pub struct BroadcastConfig {
     #[serde(default)]
     pub updates_wait_for_service_hours: bool,
     /// Reminders before a maintenance starts.
-    #[serde(default = "default_reminders")]
-    pub reminders: Vec<humantime_serde::Serde<Duration>>,
+    #[serde(
+        default = "default_reminders",
+        with = "crate::broadcast::schedule::duration_serde"
+    )]
+    pub reminders: Vec<Duration>,
     /// Post "still working on it" when an open incident had no update for this long.
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::broadcast::schedule::duration_serde")]
     pub still_working_after: Option<Duration>,
     /// The daemon's cron schedule (default: every minute).
     #[serde(default)]
@@ -98,11 +110,8 @@ fn default_give_up() -> Duration {
 fn default_channel_timeout() -> Duration {
     Duration::from_mins(1)
 }
-fn default_reminders() -> Vec<humantime_serde::Serde<Duration>> {
-    vec![
-        Duration::from_hours(24).into(),
-        Duration::from_hours(1).into(),
-    ]
+fn default_reminders() -> Vec<Duration> {
+    vec![Duration::from_hours(24), Duration::from_hours(1)]
 }
 
 impl BroadcastConfig {
@@ -114,7 +123,7 @@ impl BroadcastConfig {
     /// Reminder offsets, longest first.
     #[must_use]
     pub fn reminder_offsets(&self) -> Vec<Duration> {
-        let mut v: Vec<Duration> = self.reminders.iter().map(|d| **d).collect();
+        let mut v: Vec<Duration> = self.reminders.clone();
         v.sort_unstable_by(|a, b| b.cmp(a));
         v.dedup();
         v

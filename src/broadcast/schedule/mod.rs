@@ -1,0 +1,19 @@
+//! Time rules of the broadcast engine, evaluated on the site's wall clock.
+//!
+//! * [`CronSchedule`]: recurring posts and the daemon schedule. Classic (Vixie) cron
+//!   semantics, evaluated by the `cron` crate after translation.
+//! * [`ServiceHours`]: when announcements may go out (`Mon-Fri 08:00-20:00, Sat 09:00-14:00`).
+//! * [`parse_duration`] and [`duration_serde`]: durations as ops write them (`2h`, `90m`,
+//!   `1h30m`), parsed by the `humantime` crate.
+//!
+//! Instants are `DateTime<Utc>`; local wall-clock times are resolved in the site zone with the
+//! zone database. A local time that does not exist (spring forward) is skipped; one that
+//! happens twice (fall back) counts once, at its first instant.
+
+mod cron;
+mod duration;
+mod hours;
+
+pub use cron::{CronError, CronErrorKind, CronField, CronSchedule, MAX_OCCURRENCES};
+pub use duration::{DurationError, duration_serde, format_duration, parse_duration};
+pub use hours::{ServiceHours, ServiceHoursError, ServiceHoursErrorKind};
