@@ -536,7 +536,7 @@ where
         if day.more > 0 {
             day.more_label = views
                 .texts
-                .get("recent_more")
+                .counted("recent_more", day.more)
                 .replace("{count}", &day.more.to_string());
         }
     }

@@ -20,6 +20,16 @@ impl Texts<'_> {
     pub fn get(&self, key: &str) -> String {
         self.0.get(key).cloned().unwrap_or_else(|| key.to_string())
     }
+
+    /// The text for a count of `n`: `<key>_one` when `n` is 1 and the theme has it ("an 1 Tag",
+    /// not "an 1 Tagen"), else `<key>`.
+    #[must_use]
+    pub fn counted(&self, key: &str, n: usize) -> String {
+        match self.0.get(&format!("{key}_one")) {
+            Some(one) if n == 1 => one.clone(),
+            _ => self.get(key),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -307,7 +317,7 @@ impl<'a> Views<'a> {
                 status: status.as_str(),
                 label: self
                     .texts
-                    .get("uptime_segment_label")
+                    .counted("uptime_segment_label", of.len())
                     .replace("{status}", &self.status_label(status))
                     .replace("{count}", &of.len().to_string())
                     .replace("{latest}", &latest.label),
@@ -316,7 +326,7 @@ impl<'a> Views<'a> {
         }
         let bar_label = self
             .texts
-            .get("uptime_bar_label")
+            .counted("uptime_bar_label", days.len())
             .replace("{days}", &uptime.days.len().to_string())
             .replace("{uptime}", &percent)
             .replace("{incident_days}", &days.len().to_string());
@@ -332,5 +342,32 @@ impl<'a> Views<'a> {
             days_total: uptime.days.len(),
             bar_label,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_texts_take_the_singular_for_one() {
+        let map: std::collections::BTreeMap<String, String> = [
+            ("days", "{count} Tagen"),
+            ("days_one", "{count} Tag"),
+            ("more", "{count} more"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let t = Texts(&map);
+        assert_eq!(t.counted("days", 1), "{count} Tag");
+        assert_eq!(t.counted("days", 2), "{count} Tagen");
+        assert_eq!(t.counted("days", 0), "{count} Tagen");
+        assert_eq!(
+            t.counted("more", 1),
+            "{count} more",
+            "no _one form: the plain one"
+        );
+        assert_eq!(t.counted("missing", 1), "missing");
     }
 }
