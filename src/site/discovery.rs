@@ -1,12 +1,16 @@
 //! `robots.txt` (everything may be crawled; it names the sitemap) and `sitemap.xml` (every page, with
-//! the time an incident page last changed). The feed links in every page's head and the footer links
-//! are in the theme's `base.html`.
+//! the time an incident page last changed). Past 50 000 pages, the protocol's limit per file,
+//! `sitemap.xml` becomes a sitemap index of `sitemap-1.xml`, `sitemap-2.xml`, …. The feed links in
+//! every page's head and the footer links are in the theme's `base.html`.
 
 use std::collections::HashMap;
 
 use super::machine::{Machine, changed_at, rfc3339, xml_safe};
 use super::view::Views;
 use super::{Output, theme::escape_html};
+
+/// The most URLs one sitemap file may list (sitemaps.org; the 50 MB limit per file is far away).
+const MAX_URLS: usize = 50_000;
 
 /// `robots.txt` and `sitemap.xml`; `pages` are the rendered files, whose `index.html` pages are listed.
 #[must_use]
@@ -15,7 +19,6 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         "User-agent: *\nAllow: /\n\nSitemap: {}\n",
         m.url("sitemap.xml")
     );
-
     let lastmod: HashMap<String, String> = m
         .visible
         .iter()
@@ -33,15 +36,77 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         .filter(|p| *p == "index.html" || p.ends_with("/index.html"))
         .collect();
     paths.sort_unstable();
-    let mut xml = String::from(
+    let urls: Vec<(String, Option<&str>)> = paths
+        .into_iter()
+        .map(|path| {
+            let loc = m.url(path.trim_end_matches("index.html"));
+            (loc, lastmod.get(path).map(String::as_str))
+        })
+        .collect();
+    let mut out = vec![Output {
+        path: "robots.txt".to_string(),
+        bytes: robots.into_bytes(),
+    }];
+    out.extend(sitemaps(
+        &urls,
+        &|n| m.url(&format!("sitemap-{n}.xml")),
+        MAX_URLS,
+    ));
+    out
+}
+
+/// `sitemap.xml` listing `urls` (location, last change), or, past `max` of them, `sitemap.xml` as
+/// an index of files of `max` URLs each, located by `file_url(n)` (`n` from 1).
+fn sitemaps(
+    urls: &[(String, Option<&str>)],
+    file_url: &dyn Fn(usize) -> String,
+    max: usize,
+) -> Vec<Output> {
+    if urls.len() <= max {
+        return vec![Output {
+            path: "sitemap.xml".to_string(),
+            bytes: urlset(urls).into_bytes(),
+        }];
+    }
+    let mut index = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    let mut out = Vec::new();
+    for (n, chunk) in urls.chunks(max).enumerate() {
+        let n = n + 1;
+        index.push_str("  <sitemap>\n    <loc>");
+        index.push_str(&escape_html(&xml_safe(&file_url(n))));
+        index.push_str("</loc>\n");
+        // RFC 3339 in UTC: the newest sorts last as text.
+        if let Some(t) = chunk.iter().filter_map(|(_, t)| *t).max() {
+            index.push_str("    <lastmod>");
+            index.push_str(t);
+            index.push_str("</lastmod>\n");
+        }
+        index.push_str("  </sitemap>\n");
+        out.push(Output {
+            path: format!("sitemap-{n}.xml"),
+            bytes: urlset(chunk).into_bytes(),
+        });
+    }
+    index.push_str("</sitemapindex>\n");
+    out.push(Output {
+        path: "sitemap.xml".to_string(),
+        bytes: index.into_bytes(),
+    });
+    out
+}
+
+fn urlset(urls: &[(String, Option<&str>)]) -> String {
+    let mut xml = String::with_capacity(urls.len() * 120 + 128);
+    xml.push_str(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
-    for path in paths {
-        let dir = path.trim_end_matches("index.html");
+    for (loc, lastmod) in urls {
         xml.push_str("  <url>\n    <loc>");
-        xml.push_str(&escape_html(&xml_safe(&m.url(dir))));
+        xml.push_str(&escape_html(&xml_safe(loc)));
         xml.push_str("</loc>\n");
-        if let Some(t) = lastmod.get(path) {
+        if let Some(t) = lastmod {
             xml.push_str("    <lastmod>");
             xml.push_str(t);
             xml.push_str("</lastmod>\n");
@@ -49,14 +114,61 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         xml.push_str("  </url>\n");
     }
     xml.push_str("</urlset>\n");
-    vec![
-        Output {
-            path: "robots.txt".to_string(),
-            bytes: robots.into_bytes(),
-        },
-        Output {
-            path: "sitemap.xml".to_string(),
-            bytes: xml.into_bytes(),
-        },
-    ]
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_limit_the_sitemap_becomes_an_index() {
+        let urls: Vec<(String, Option<&str>)> = vec![
+            ("https://s.example/".into(), Some("2026-11-23T10:00:00Z")),
+            ("https://s.example/a/".into(), Some("2026-01-01T00:00:00Z")),
+            ("https://s.example/b/?x=1&y=2".into(), None),
+            ("https://s.example/c/".into(), Some("2025-05-05T05:05:05Z")),
+            ("https://s.example/d/".into(), None),
+        ];
+        let file = |n: usize| format!("https://s.example/sitemap-{n}.xml");
+        let text = |o: &Output| String::from_utf8(o.bytes.clone()).unwrap();
+
+        let one = sitemaps(&urls, &file, 5);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].path, "sitemap.xml");
+        assert_eq!(text(&one[0]).matches("<url>").count(), 5);
+        assert!(text(&one[0]).contains("<loc>https://s.example/b/?x=1&amp;y=2</loc>"));
+
+        let split = sitemaps(&urls, &file, 2);
+        let paths: Vec<&str> = split.iter().map(|o| o.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "sitemap-1.xml",
+                "sitemap-2.xml",
+                "sitemap-3.xml",
+                "sitemap.xml"
+            ]
+        );
+        let counts: Vec<usize> = split[..3]
+            .iter()
+            .map(|o| text(o).matches("<url>").count())
+            .collect();
+        assert_eq!(counts, [2, 2, 1], "every URL once, at most 2 per file");
+        let index = text(&split[3]);
+        assert!(
+            index.contains("<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">")
+        );
+        assert_eq!(index.matches("<sitemap>").count(), 3);
+        assert!(index.contains(
+            "<loc>https://s.example/sitemap-1.xml</loc>\n    <lastmod>2026-11-23T10:00:00Z</lastmod>"
+        ));
+        assert!(index.contains(
+            "<loc>https://s.example/sitemap-2.xml</loc>\n    <lastmod>2025-05-05T05:05:05Z</lastmod>"
+        ));
+        assert!(
+            index.contains("<loc>https://s.example/sitemap-3.xml</loc>\n  </sitemap>"),
+            "no date known, no lastmod"
+        );
+    }
 }
