@@ -561,7 +561,9 @@ pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
         None
     };
     let rendered = render_with(input, &|path, key| {
-        previous.as_ref().is_some_and(|m| m.has(path, key))
+        previous
+            .as_ref()
+            .is_some_and(|m| m.has_intact(out, path, key))
     })?;
     let files = &rendered.files;
     let t = crate::timings::span("write");

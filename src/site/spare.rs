@@ -9,9 +9,11 @@
 //!
 //! Each manifest names the inode of the folder it describes, so a manifest that does not belong to
 //! the folder (a crash between two renames, a folder replaced by hand) is never trusted: the spare
-//! is then emptied and filled completely. Files added by hand at the top of `public/` are removed
-//! when that folder comes back as the spare; edits deeper inside it are not noticed (the output
-//! folder says "Do not edit it"). Deleting `.statuscast/cache/` is always safe.
+//! is then rewritten completely. Files added by hand at the top of `public/` are removed when that
+//! folder comes back as the spare; a known file that is missing or has another size is written again
+//! (one `lstat` each), and a page is reused only when the live copy is intact; an edit that keeps a
+//! file's size is not noticed (the output folder says "Do not edit it"). Deleting
+//! `.statuscast/cache/` is always safe.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -45,6 +47,13 @@ impl Manifest {
     #[must_use]
     pub fn has(&self, path: &str, key: &str) -> bool {
         self.keys.get(path).is_some_and(|k| k == key) && self.files.contains_key(path)
+    }
+
+    /// [`Manifest::has`], and the file in `dir` (the folder this manifest describes) is still
+    /// there with its size: a page deleted or cut short by hand is rendered again, not copied.
+    #[must_use]
+    pub fn has_intact(&self, dir: &Path, path: &str, key: &str) -> bool {
+        self.has(path, key) && intact(&dir.join(path), self.size(path))
     }
 
     /// The size of `path` in the folder.
@@ -228,10 +237,14 @@ pub fn sync_reusing(
             dir = d.parent();
         }
     }
+    // A file the manifest knows is checked to be there with its size (one `lstat`): a file
+    // deleted or changed by hand in the live folder, which comes back as the spare, is written.
     let changed: Vec<(&Output, &String)> = files
-        .iter()
+        .par_iter()
         .zip(&hashes)
-        .filter(|(f, h)| have.get(&f.path) != Some(*h))
+        .filter(|(f, h)| {
+            have.get(&f.path) != Some(*h) || !intact(&spare.join(&f.path), f.bytes.len() as u64)
+        })
         .collect();
     let dirs: BTreeSet<&str> = changed
         .iter()
@@ -257,7 +270,9 @@ pub fn sync_reusing(
     // Reused pages the spare does not have yet come from the live output.
     let copy: Vec<&str> = reused
         .iter()
-        .filter(|(p, h, _)| have.get(*p).map(String::as_str) != Some(*h))
+        .filter(|(p, h, size)| {
+            have.get(*p).map(String::as_str) != Some(*h) || !intact(&spare.join(p), *size)
+        })
         .map(|(p, _, _)| *p)
         .collect();
     for d in copy
@@ -325,6 +340,11 @@ pub fn sync_reusing(
     }
     write_manifest(&live_manifest, &new_live)?;
     Ok(true)
+}
+
+/// Is `path` a file (not a link) of `size` bytes?
+fn intact(path: &Path, size: u64) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
 }
 
 /// Write `bytes` to `path`, keeping its inode when it is a file; a link there is not followed.

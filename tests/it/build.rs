@@ -339,3 +339,26 @@ fn check_reports_success_in_one_line() {
     );
     assert!(NOW.starts_with("2026-11-23"));
 }
+
+/// Rebuilds reuse pages and the previous output (the spare folder), but never trust them blindly:
+/// a page deleted or cut short by hand in `public/` is back after the next build, and stays right
+/// when that folder later comes back as the spare.
+#[test]
+fn pages_deleted_or_damaged_by_hand_come_back() {
+    let repo = Repo::fixture("english");
+    repo.run(&["build"]).ok();
+    repo.run(&["build"]).ok(); // the spare exists from here on
+    let settled = "public/incidents/2026-10-30-dashboard-slow-loading/index.html";
+    let other = "public/incidents/2026-11-10-api-elevated-errors/index.html";
+    let whole = repo.snapshot("public");
+    std::fs::remove_file(repo.path(settled)).unwrap();
+    repo.write(other, "cut");
+    std::fs::remove_file(repo.path("public/style.css")).unwrap();
+    for n in 1..=3 {
+        repo.run(&["build"]).ok();
+        assert!(
+            repo.snapshot("public") == whole,
+            "build {n} after the damage differs from the whole output"
+        );
+    }
+}
