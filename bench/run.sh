@@ -120,6 +120,8 @@ cores=$(nproc)
   printf '%s\n' "${rows[@]}"
   echo
   echo "Fan-out of one update to 8 channels that each answer after 300 ms: ${fanout#fan-out: }"
+  echo
+  echo "Generated; the targets and what the profiles showed are in [README.md](README.md)."
 } >bench/RESULTS.md
 echo "== wrote bench/RESULTS.md"
 cat bench/RESULTS.md
