@@ -233,12 +233,11 @@ pub fn broadcast(global: &Global, args: &BroadcastArgs) -> Result<ExitCode> {
 }
 
 pub fn run(global: &Global, args: &RunArgs) -> Result<ExitCode> {
-    super::build::run(
+    let (now, config, incidents) = super::build::build(
         global,
         &BuildArgs {
             out: args.out.clone(),
         },
     )?;
-    let (now, config, incidents) = load(global, !args.broadcast.dry_run)?;
     broadcast_with(global, &args.broadcast, now, &config, &incidents)
 }

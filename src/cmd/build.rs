@@ -2,13 +2,22 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 
 use crate::cli::{BuildArgs, Global};
 use crate::config::Config;
 use crate::diagnostics::display_path;
+use crate::model::Incident;
 use crate::site::{self, theme::Theme};
 
 pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
+    build(global, args)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Build the site; the moment, the config and the incidents it was built from are handed on (to
+/// `run`, which broadcasts from them instead of reading everything again).
+pub fn build(global: &Global, args: &BuildArgs) -> Result<(DateTime<Utc>, Config, Vec<Incident>)> {
     let started = Instant::now();
     let now = super::now(global)?;
     let t = crate::timings::span("config");
@@ -37,5 +46,5 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         display_path(&args.out)
     );
-    Ok(ExitCode::SUCCESS)
+    Ok((now, config, incidents))
 }
