@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Output;
-use super::write::{exchange, io_error, is_contained};
+use super::write::{check_contained, io_error, swap_in};
 use crate::diagnostics::Diagnostic;
 
 /// What a folder holds: every file's hash and size, and the input key of each page that has one.
@@ -151,12 +151,7 @@ pub fn sync_reusing(
     previous: Option<&Manifest>,
     state: &Path,
 ) -> Result<bool, Diagnostic> {
-    if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
-        return Err(Diagnostic::new(format!(
-            "refusing to write {:?}: it would land outside the output folder",
-            f.path
-        )));
-    }
+    check_contained(files)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -294,28 +289,8 @@ pub fn sync_reusing(
 
     // Swap: the spare becomes the output, the output the next spare. Where the system swaps two
     // folders in one step (Linux), `out` is never missing, not even for a moment.
-    let had_out = out.exists();
-    let old_live = if had_out {
-        read_manifest(&live_manifest, out)
-    } else {
-        None
-    };
-    if !(had_out && out.is_dir() && exchange(&spare, out)) {
-        let swap = state.join("swap");
-        let _ = std::fs::remove_dir_all(&swap);
-        if had_out {
-            std::fs::rename(out, &swap).map_err(|e| io_error("move aside", out, &e))?;
-        }
-        if let Err(e) = std::fs::rename(&spare, out) {
-            if had_out {
-                let _ = std::fs::rename(&swap, out);
-            }
-            return Err(io_error("move into place", out, &e));
-        }
-        if had_out {
-            let _ = std::fs::rename(&swap, &spare);
-        }
-    }
+    let old_live = read_manifest(&live_manifest, out);
+    swap_in(&spare, out, &state.join("swap"))?;
     crate::faults::point("build-swap");
     // The old output's manifest describes the new spare (same folder, same inode).
     if old_live.is_some() {

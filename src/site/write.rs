@@ -50,12 +50,7 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
 
     let written = (|| {
         std::fs::create_dir(&tmp).map_err(|e| io_error("create", &tmp, &e))?;
-        if let Some(f) = files.iter().find(|f| !is_contained(&f.path)) {
-            return Err(Diagnostic::new(format!(
-                "refusing to write {:?}: it would land outside the output folder",
-                f.path
-            )));
-        }
+        check_contained(files)?;
         // Folders first, each once; then the files on all cores (each write is its own syscalls).
         let dirs: BTreeSet<&str> = files
             .iter()
@@ -77,36 +72,58 @@ pub fn replace_dir(out: &Path, files: &[Output]) -> Result<(), Diagnostic> {
         return Err(e);
     }
 
-    // Where the system can swap two folders in one step, `out` is never missing, not even for a
-    // moment; the old site then sits at `tmp` and is removed.
-    if out.is_dir() && exchange(&tmp, out) {
-        crate::faults::point("build-swap");
-        remove_tree(&tmp);
-        return Ok(());
-    }
-    let had_old = out.exists();
-    if had_old {
-        std::fs::rename(out, &old).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp);
-            io_error("move aside", out, &e)
-        })?;
-    }
-    if let Err(e) = std::fs::rename(&tmp, out) {
-        if had_old {
-            let _ = std::fs::rename(&old, out);
-        }
+    // The old site, if any, then sits at `tmp` (or, if the last rename failed, at `old`).
+    let had_old = swap_in(&tmp, out, &old).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(io_error("move into place", out, &e));
-    }
+    })?;
+    crate::faults::point("build-swap");
     if had_old {
+        remove_tree(&tmp);
         remove_tree(&old);
     }
     Ok(())
 }
 
+/// Refuse output paths that would land outside the output folder.
+pub(crate) fn check_contained(files: &[Output]) -> Result<(), Diagnostic> {
+    match files.iter().find(|f| !is_contained(&f.path)) {
+        Some(f) => Err(Diagnostic::new(format!(
+            "refusing to write {:?}: it would land outside the output folder",
+            f.path
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Put the folder `new` in the place of `out`; the previous `out`, if there was one, ends up at
+/// `new` (the result says whether there was). Where the system can swap two folders in one step
+/// (Linux), `out` is never missing, not even for a moment; elsewhere two renames through `aside`,
+/// a moment apart. On failure `out` is as it was.
+pub(crate) fn swap_in(new: &Path, out: &Path, aside: &Path) -> Result<bool, Diagnostic> {
+    if out.is_dir() && exchange(new, out) {
+        return Ok(true);
+    }
+    let had_old = out.exists();
+    if had_old {
+        let _ = std::fs::remove_dir_all(aside);
+        std::fs::rename(out, aside).map_err(|e| io_error("move aside", out, &e))?;
+    }
+    if let Err(e) = std::fs::rename(new, out) {
+        if had_old {
+            let _ = std::fs::rename(aside, out);
+        }
+        return Err(io_error("move into place", out, &e));
+    }
+    if had_old {
+        // Best effort: if this fails, the old folder stays at `aside`.
+        let _ = std::fs::rename(aside, new);
+    }
+    Ok(had_old)
+}
+
 /// Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); `false` where that is not
 /// supported (other systems, some network file systems): the caller then renames twice.
-pub(crate) fn exchange(a: &Path, b: &Path) -> bool {
+fn exchange(a: &Path, b: &Path) -> bool {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{CWD, RenameFlags, renameat_with};

@@ -177,7 +177,8 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
 
 /// A file read for [`load_cached_where`]: unchanged since the cache was written, or parsed now.
 enum Got {
-    Cached,
+    /// Unchanged: its id and [`Recency`] as the cache's index has them.
+    Cached(String, Recency),
     Parsed(Box<Incident>),
 }
 
@@ -226,8 +227,8 @@ pub fn load_cached_where(
                 meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
             }
             let stamp = cache::Stamp::of(&meta);
-            if cache.get(&rel, stamp).is_some() {
-                return Ok((rel, stamp, Got::Cached));
+            if let Some((id, recency)) = cache.get(&rel, stamp) {
+                return Ok((rel, stamp, Got::Cached(id.to_string(), recency)));
             }
             let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
             let incident = incident::parse(path, &bytes, config)?;
@@ -241,11 +242,8 @@ pub fn load_cached_where(
     let (mut parsed, mut skipped) = (0, Vec::new());
     for r in results {
         match r {
-            Ok((rel, stamp, Got::Cached)) => {
-                let Some((id, recency)) = cache.get(&rel, stamp) else {
-                    continue;
-                };
-                ids.push((id.to_string(), dir.join(&rel)));
+            Ok((rel, stamp, Got::Cached(id, recency))) => {
+                ids.push((id, dir.join(&rel)));
                 if keep(recency) {
                     got.push((rel, stamp, None));
                 } else {
