@@ -6,6 +6,7 @@
 pub mod broadcast;
 pub mod cli;
 pub mod cmd;
+pub mod codec;
 pub mod config;
 pub mod diagnostics;
 pub mod faults;

@@ -11,7 +11,10 @@ use crate::model::Incident;
 use crate::site::{self, theme::Theme};
 
 pub fn run(global: &Global, args: &BuildArgs) -> Result<ExitCode> {
-    build(global, args)?;
+    let built = build(global, args)?;
+    // The process ends here: freeing ten thousand incidents one string at a time would only delay
+    // the exit (by ~6 ms at 10 000), the system takes the memory back at once.
+    std::mem::forget(built);
     Ok(ExitCode::SUCCESS)
 }
 

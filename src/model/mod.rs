@@ -197,6 +197,10 @@ pub struct Incident {
     pub channels: Option<Vec<String>>,
     /// `broadcast: false` switches broadcasting off for this incident.
     pub broadcast: bool,
+    /// SHA-256 of the file it was read from (its path and bytes), which with the configuration
+    /// determines everything above; the parse cache keeps it, so a rebuild can tell what changed
+    /// without hashing every text. `None` for an incident made in code.
+    pub digest: Option<[u8; 32]>,
 }
 
 /// When an incident last changes and whether it is still going after that: enough to tell, without
@@ -222,7 +226,30 @@ impl Recency {
     }
 }
 
+/// Feeds `Hash` into SHA-256, for keys that must not collide.
+pub struct ShaHasher(pub sha2::Sha256);
+
+impl std::hash::Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+}
+
 impl Incident {
+    /// What the incident's pages are made from: its [`Incident::digest`], or for an incident made in
+    /// code a hash of all its fields. (The configuration is not in it.)
+    #[must_use]
+    pub fn content_key(&self) -> [u8; 32] {
+        self.digest.unwrap_or_else(|| {
+            let mut h = ShaHasher(<sha2::Sha256 as sha2::Digest>::new());
+            std::hash::Hash::hash(self, &mut h);
+            sha2::Digest::finalize(h.0).into()
+        })
+    }
+
     /// See [`Recency`].
     #[must_use]
     pub fn recency(&self) -> Recency {
@@ -437,6 +464,7 @@ mod tests {
             updates,
             channels: None,
             broadcast: true,
+            digest: None,
         }
     }
 

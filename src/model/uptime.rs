@@ -247,6 +247,7 @@ mod tests {
                 .collect(),
             channels: None,
             broadcast: true,
+            digest: None,
         }
     }
 

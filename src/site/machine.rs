@@ -209,7 +209,9 @@ pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
 /// # Errors
 /// When an output cannot be serialized.
 pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnostics> {
+    let t = crate::timings::span("  machine model");
     let m = Machine::new(input);
+    drop(t);
     let mut problems = Diagnostics::default();
     let mut out = Vec::new();
     let mut add = |r: Result<Vec<Output>, Diagnostic>| match r {
@@ -217,15 +219,29 @@ pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnosti
         Err(d) => problems.push(d),
     };
     // Independent of each other: on both cores.
+    let timed = |name: &'static str, f: &dyn Fn() -> Result<Vec<Output>, Diagnostic>| {
+        let _t = crate::timings::span(name);
+        f()
+    };
     let ((feeds, ics), (api, discovery)) = rayon::join(
-        || rayon::join(|| feeds::render(&m), || ics::render(&m)),
-        || rayon::join(|| api::render(&m), || discovery::render(&m, existing)),
+        || {
+            rayon::join(
+                || timed("  feeds", &|| feeds::render(&m)),
+                || timed("  calendar", &|| Ok(vec![ics::render(&m)])),
+            )
+        },
+        || {
+            rayon::join(
+                || timed("  api", &|| api::render(&m)),
+                || timed("  sitemap", &|| Ok(discovery::render(&m, existing))),
+            )
+        },
     );
     add(feeds);
-    add(Ok(vec![ics]));
+    add(ics);
     add(api);
     add(Ok(badges::render(&m)));
-    add(Ok(discovery));
+    add(discovery);
     let taken: BTreeSet<&str> = existing.iter().copied().collect();
     out.retain(|o| !taken.contains(o.path.as_str()));
     problems.into_result(out)

@@ -115,8 +115,8 @@ pub struct Rendered {
     pub files: Vec<Output>,
     /// Pages not rendered because `reuse(path, key)` said the earlier output can be kept.
     pub reused: Vec<String>,
-    /// The input key of every page that has one (path → key): the same key, the same bytes.
-    pub keys: BTreeMap<String, String>,
+    /// The input key of every page that has one (path, key): the same key, the same bytes.
+    pub keys: Vec<(String, spare::Key)>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -124,18 +124,6 @@ fn hex(bytes: &[u8]) -> String {
         let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
         s
     })
-}
-
-/// Feeds `Hash` into SHA-256, for keys that must not collide.
-struct ShaHasher(sha2::Sha256);
-
-impl std::hash::Hasher for ShaHasher {
-    fn finish(&self) -> u64 {
-        0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
 }
 
 /// What every page depends on besides its incidents: this statuscast, the config, the theme.
@@ -163,7 +151,7 @@ fn global_key(input: &Input) -> [u8; 32] {
 /// A template that fails to render.
 pub fn render_with(
     input: &Input,
-    reuse: &(dyn Fn(&str, &str) -> bool + Sync),
+    reuse: &(dyn Fn(&str, &spare::Key) -> bool + Sync),
 ) -> Result<Rendered, Diagnostics> {
     let config = input.config;
     let now = input.now;
@@ -191,14 +179,14 @@ pub fn render_with(
         .par_iter()
         .map(|i| {
             let settled = i.settled_at().filter(|t| *t <= now);
-            let mut h = ShaHasher(sha2::Sha256::new());
-            std::hash::Hash::hash(&global, &mut h);
-            std::hash::Hash::hash(*i, &mut h);
+            let mut h = sha2::Sha256::new();
+            h.update(global);
+            h.update(i.content_key());
             if settled.is_none() {
-                h.0.update(now_text.as_bytes());
+                h.update(now_text.as_bytes());
             }
             let as_of = settled.map(|_| machine::changed_at(i, now));
-            (h.0.finalize().into(), as_of)
+            (h.finalize().into(), as_of)
         })
         .collect();
     drop(t);
@@ -240,7 +228,7 @@ pub fn render_with(
         .enumerate()
         .map(|(n, i)| (i.id.as_str(), n))
         .collect();
-    let page_key = |n: usize| hex(&keyed[n].0);
+    let page_key = |n: usize| keyed[n].0;
     let past: Vec<&Incident> = visible
         .iter()
         .copied()
@@ -259,7 +247,7 @@ pub fn render_with(
         for i in chunk {
             h.update(keyed[index[i.id.as_str()]].0);
         }
-        hex(&h.finalize())
+        <[u8; 32]>::from(h.finalize())
     };
     let history_as_of = |chunk: &[&Incident]| -> Option<DateTime<Utc>> {
         chunk
@@ -268,26 +256,56 @@ pub fn render_with(
             .collect::<Option<Vec<_>>>()
             .and_then(|v| v.into_iter().max())
     };
-    let mut keys: BTreeMap<String, String> = BTreeMap::new();
-    let mut need = vec![false; visible.len()];
-    for (n, i) in visible.iter().enumerate() {
-        let path = format!("{}index.html", Views::incident_path(&i.id));
-        let key = page_key(n);
-        need[n] = !reuse(&path, &key);
-        keys.insert(path, key);
-    }
-    let mut history_needed = vec![false; total];
+    // Every page's path and key, and whether its earlier output can be kept: asked once per
+    // page, on both cores (the answer may cost a system call).
+    let incident_pages: Vec<(String, spare::Key)> = visible
+        .par_iter()
+        .enumerate()
+        .map(|(n, i)| {
+            (
+                format!("{}index.html", Views::incident_path(&i.id)),
+                page_key(n),
+            )
+        })
+        .collect();
+    let history_pages: Vec<(String, spare::Key)> = chunks
+        .par_iter()
+        .enumerate()
+        .map(|(n, chunk)| {
+            (
+                format!("{}index.html", history_path(n + 1)),
+                history_key(n, chunk),
+            )
+        })
+        .collect();
+    let keep = |pages: &[(String, spare::Key)]| -> Vec<bool> {
+        pages
+            .par_iter()
+            .map(|(path, key)| reuse(path, key))
+            .collect()
+    };
+    let t2 = crate::timings::span("  reuse");
+    let (incident_kept, history_kept) =
+        rayon::join(|| keep(&incident_pages), || keep(&history_pages));
+    drop(t2);
+    let mut need: Vec<bool> = incident_kept.iter().map(|k| !k).collect();
+    let history_needed: Vec<bool> = history_kept.iter().map(|k| !k).collect();
     for (n, chunk) in chunks.iter().enumerate() {
-        let path = format!("{}index.html", history_path(n + 1));
-        let key = history_key(n, chunk);
-        if !reuse(&path, &key) {
-            history_needed[n] = true;
+        if history_needed[n] {
             for i in *chunk {
                 need[index[i.id.as_str()]] = true;
             }
         }
-        keys.insert(path, key);
     }
+    let reused: Vec<String> = incident_pages
+        .iter()
+        .zip(&incident_kept)
+        .chain(history_pages.iter().zip(&history_kept))
+        .filter(|(_, kept)| **kept)
+        .map(|((path, _), _)| path.clone())
+        .collect();
+    let mut keys = incident_pages;
+    keys.extend(history_pages);
     // The front page's incidents.
     for (n, i) in visible.iter().enumerate() {
         if i.is_active(now) || i.is_upcoming(now) {
@@ -298,6 +316,7 @@ pub fn render_with(
         let _ = i;
         need[n] = true;
     }
+    let t2 = crate::timings::span("  build views");
     // Views (and their Markdown) only where a page is rendered; each built once.
     let built: Vec<Option<IncidentView>> = visible
         .par_iter()
@@ -311,6 +330,7 @@ pub fn render_with(
             &fallback.get_or_init(|| visible.iter().map(|i| views.incident(i)).collect())[n]
         })
     };
+    drop(t2);
     drop(t);
 
     // Front page.
@@ -352,13 +372,7 @@ pub fn render_with(
         visible
             .par_iter()
             .enumerate()
-            .filter(|(n, _)| {
-                let i = visible[*n];
-                !reuse(
-                    &format!("{}index.html", Views::incident_path(&i.id)),
-                    &page_key(*n),
-                )
-            })
+            .filter(|(n, _)| !incident_kept[*n])
             .map(|(n, i)| {
                 let v = view(i);
                 page("incident.html", &v.path, keyed[n].1, &|ctx| {
@@ -423,11 +437,6 @@ pub fn render_with(
     });
     // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml.
     let t = crate::timings::span("machine outputs");
-    let reused: Vec<String> = keys
-        .iter()
-        .filter(|(p, k)| reuse(p, k))
-        .map(|(p, _)| p.clone())
-        .collect();
     let paths: Vec<&str> = out
         .iter()
         .map(|o| o.path.as_str())
@@ -554,30 +563,44 @@ pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
         "site-{}",
         hex(&sha2::Sha256::digest(abs.to_string_lossy().as_bytes())[..6])
     ));
-    let usable = spare::usable(out, &state);
-    let previous = if usable {
-        spare::live(out, &state)
-    } else {
-        None
-    };
+    let t = crate::timings::span("previous output");
+    let previous = spare::Previous::open(out, &state)?;
+    drop(t);
+    // How each reused page is kept, as decided while rendering.
+    let how: std::sync::Mutex<HashMap<String, spare::Reuse>> = std::sync::Mutex::default();
+    let t = crate::timings::span("render (all)");
     let rendered = render_with(input, &|path, key| {
-        previous
+        let r = previous
             .as_ref()
-            .is_some_and(|m| m.has_intact(out, path, key))
+            .map_or(spare::Reuse::No, |p| p.reuse(path, key));
+        if r == spare::Reuse::Copy {
+            how.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(path.to_string(), r);
+        }
+        r != spare::Reuse::No
     })?;
+    let how = how
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let files = &rendered.files;
+    let reused_bytes: u64 = rendered
+        .reused
+        .iter()
+        .map(|p| previous.as_ref().map_or(0, |m| m.size(p)))
+        .sum();
+    drop(t);
     let t = crate::timings::span("write");
-    if !(usable
-        && spare::sync_reusing(
-            out,
-            files,
-            &rendered.reused,
-            &rendered.keys,
-            previous.as_ref(),
-            &state,
-        )?)
-    {
-        write::replace_dir(out, files)?;
+    match previous {
+        Some(previous) => {
+            let reused: Vec<(String, spare::Reuse)> = rendered
+                .reused
+                .iter()
+                .map(|p| (p.clone(), how.get(p).copied().unwrap_or(spare::Reuse::Kept)))
+                .collect();
+            spare::sync_reusing(files, &reused, &rendered.keys, previous)?;
+        }
+        None => write::replace_dir(out, files)?,
     }
     drop(t);
     let is_page = |p: &str| {
@@ -585,11 +608,6 @@ pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("html"))
     };
-    let reused_bytes: u64 = rendered
-        .reused
-        .iter()
-        .map(|p| previous.as_ref().map_or(0, |m| m.size(p)))
-        .sum();
     Ok(Stats {
         pages: files.iter().filter(|f| is_page(&f.path)).count()
             + rendered.reused.iter().filter(|p| is_page(p)).count(),

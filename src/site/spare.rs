@@ -15,70 +15,188 @@
 //! file's size is not noticed (the output folder says "Do not edit it"). Deleting
 //! `.statuscast/cache/` is always safe.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Output;
 use super::write::{check_contained, io_error, swap_in};
+use crate::codec::{R, W};
 use crate::diagnostics::Diagnostic;
 
+/// A page's input key (see `site::render_with`): the same key, the same bytes.
+pub type Key = [u8; 32];
+
+/// One file of a folder, as its manifest has it.
+#[derive(Debug, Clone)]
+struct Entry {
+    hash: [u8; 32],
+    size: u64,
+    /// The input key of a page that has one.
+    key: Option<Key>,
+}
+
 /// What a folder holds: every file's hash and size, and the input key of each page that has one.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Kept in a small binary file (`live.bin`, `spare.bin`): read on every build, it must cost nothing.
+#[derive(Debug, Default)]
 pub struct Manifest {
     /// Inode of the folder this manifest describes.
     ino: u64,
-    /// Path → SHA-256 (hex) of every file.
-    files: BTreeMap<String, String>,
-    /// Path → size in bytes.
-    #[serde(default)]
-    sizes: BTreeMap<String, u64>,
-    /// Path → input key (see `site::render_with`).
-    #[serde(default)]
-    keys: BTreeMap<String, String>,
+    files: HashMap<String, Entry>,
 }
 
-impl Manifest {
-    /// Does the folder hold the page `path` rendered from `key`?
-    #[must_use]
-    pub fn has(&self, path: &str, key: &str) -> bool {
-        self.keys.get(path).is_some_and(|k| k == key) && self.files.contains_key(path)
-    }
+const MAGIC: &[u8; 8] = b"SCSITE01";
 
-    /// [`Manifest::has`], and the file in `dir` (the folder this manifest describes) is still
-    /// there with its size: a page deleted or cut short by hand is rendered again, not copied.
-    #[must_use]
-    pub fn has_intact(&self, dir: &Path, path: &str, key: &str) -> bool {
-        self.has(path, key) && intact(&dir.join(path), self.size(path))
+impl Manifest {
+    /// Does the folder hold the page `path` rendered from `key`? Its hash and size if so.
+    fn page(&self, path: &str, key: &Key) -> Option<(&[u8; 32], u64)> {
+        let e = self.files.get(path)?;
+        (e.key.as_ref() == Some(key)).then_some((&e.hash, e.size))
     }
 
     /// The size of `path` in the folder.
     #[must_use]
     pub fn size(&self, path: &str) -> u64 {
-        self.sizes.get(path).copied().unwrap_or(0)
+        self.files.get(path).map_or(0, |e| e.size)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = W(Vec::with_capacity(16 + self.files.len() * 120));
+        w.0.extend_from_slice(MAGIC);
+        w.u64(self.ino);
+        w.u64(self.files.len() as u64);
+        for (path, e) in &self.files {
+            w.str(path);
+            w.bytes32(&e.hash);
+            w.u64(e.size);
+            match &e.key {
+                Some(k) => {
+                    w.u8(1);
+                    w.bytes32(k);
+                }
+                None => w.u8(0),
+            }
+        }
+        w.0
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Manifest> {
+        let mut r = R(bytes);
+        if r.take(MAGIC.len())? != MAGIC {
+            return None;
+        }
+        let ino = r.u64()?;
+        let n = usize::try_from(r.u64()?).ok()?;
+        let mut files = HashMap::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            let path = r.str()?;
+            let hash = r.bytes32()?;
+            let size = r.u64()?;
+            let key = match r.u8()? {
+                0 => None,
+                1 => Some(r.bytes32()?),
+                _ => return None,
+            };
+            files.insert(path, Entry { hash, size, key });
+        }
+        r.0.is_empty().then_some(Manifest { ino, files })
     }
 }
 
-/// Can the spare in `state` be swapped with `out` (the same file system)?
-#[must_use]
-pub fn usable(out: &Path, state: &Path) -> bool {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).is_ok()
-        && std::fs::create_dir_all(state).is_ok()
-        && same_device(state, &parent)
+/// How a page of the previous build can be kept (see [`Previous::reuse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// It must be rendered.
+    No,
+    /// The spare has the same bytes, intact: nothing to do.
+    Kept,
+    /// The spare's copy is older or damaged: it is copied from the live output.
+    Copy,
 }
 
-/// The manifest of the live output `out`, if it belongs to it.
-#[must_use]
-pub fn live(out: &Path, state: &Path) -> Option<Manifest> {
-    read_manifest(&state.join("live.json"), out)
+/// What a rebuild starts from: the manifests of the live output and of the spare, read under the
+/// build lock, which is held until the build is done (one build at a time per output).
+pub struct Previous {
+    _lock: std::fs::File,
+    out: PathBuf,
+    state: PathBuf,
+    /// The two folders, opened: a page's file is looked up from there, not from `/` again.
+    out_dir: Folder,
+    spare_dir: Folder,
+    live: Option<Manifest>,
+    /// The spare's files and their hashes; `None`: no manifest to trust (a killed build, a first
+    /// build), every file the spare has is rewritten.
+    spare: Option<Manifest>,
+}
+
+impl Previous {
+    /// Lock the output `out` and read what its spare in `state` knows. `Ok(None)`: the spare cannot
+    /// be used here (another file system).
+    ///
+    /// # Errors
+    /// When the folders cannot be made or the lock cannot be taken.
+    pub fn open(out: &Path, state: &Path) -> Result<Option<Previous>, Diagnostic> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, &e))?;
+        if std::fs::create_dir_all(state).is_err() || !same_device(state, &parent) {
+            return Ok(None);
+        }
+        let ignore = state.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(&ignore, "*\n");
+        }
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(state.join("lock"))
+            .map_err(|e| io_error("open", &state.join("lock"), &e))?;
+        lock.lock()
+            .map_err(|e| io_error("lock", &state.join("lock"), &e))?;
+        Ok(Some(Previous {
+            _lock: lock,
+            out_dir: Folder::open(out),
+            spare_dir: Folder::open(&state.join("spare")),
+            out: out.to_path_buf(),
+            state: state.to_path_buf(),
+            live: read_manifest(&state.join("live.bin"), out),
+            spare: read_manifest(&state.join("spare.bin"), &state.join("spare")),
+        }))
+    }
+
+    /// Can the page `path`, whose input key is now `key`, be kept from the previous build? Only
+    /// when the live output has it from the same key, and the spare has the same bytes intact or
+    /// the live copy is intact (one `lstat` in the usual case): a page deleted or cut short by
+    /// hand is rendered again.
+    #[must_use]
+    pub fn reuse(&self, path: &str, key: &Key) -> Reuse {
+        let Some((hash, size)) = self.live.as_ref().and_then(|m| m.page(path, key)) else {
+            return Reuse::No;
+        };
+        let spare_has = self
+            .spare
+            .as_ref()
+            .is_some_and(|m| m.files.get(path).is_some_and(|e| e.hash == *hash));
+        if spare_has && self.spare_dir.intact(path, size) {
+            Reuse::Kept
+        } else if self.out_dir.intact(path, size) {
+            Reuse::Copy
+        } else {
+            Reuse::No
+        }
+    }
+
+    /// The size of the live output's `path`.
+    #[must_use]
+    pub fn size(&self, path: &str) -> u64 {
+        self.live.as_ref().map_or(0, |m| m.size(path))
+    }
 }
 
 #[cfg(unix)]
@@ -108,25 +226,16 @@ fn same_device(_: &Path, _: &Path) -> bool {
 }
 
 fn read_manifest(path: &Path, dir: &Path) -> Option<Manifest> {
-    let m: Manifest = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let m = Manifest::decode(&std::fs::read(path).ok()?)?;
     (Some(m.ino) == ino(dir)).then_some(m)
 }
 
 fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
-    let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(m).map_err(|e| Diagnostic::new(e.to_string()))?;
+    let tmp = path.with_extension("bin.tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, &e))?;
-    f.write_all(&bytes)
+    f.write_all(&m.encode())
         .map_err(|e| io_error("write", &tmp, &e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_error("write", path, &e))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Make `out` hold exactly `files`, through the spare in `state` (see the module documentation).
@@ -135,60 +244,58 @@ fn hex(bytes: &[u8]) -> String {
 /// # Errors
 /// When a file cannot be written; `out` is untouched then.
 pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnostic> {
-    sync_reusing(out, files, &[], &BTreeMap::new(), None, state)
+    match Previous::open(out, state)? {
+        Some(previous) => {
+            sync_reusing(files, &[], &[], previous)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
-/// [`sync`], where the pages `reused` are kept as `previous` (the live output's manifest) has
-/// them, copied from the live output where the spare's copy differs; `keys` are recorded.
+/// [`sync`] with the output and spare `previous` locked and read, where the pages `reused` are
+/// kept as [`Previous::reuse`] decided for each; the input `keys` of the pages are recorded.
 ///
 /// # Errors
 /// When a file cannot be written; `out` is untouched then.
 pub fn sync_reusing(
-    out: &Path,
     files: &[Output],
-    reused: &[String],
-    keys: &BTreeMap<String, String>,
-    previous: Option<&Manifest>,
-    state: &Path,
-) -> Result<bool, Diagnostic> {
+    reused: &[(String, Reuse)],
+    keys: &[(String, Key)],
+    previous: Previous,
+) -> Result<(), Diagnostic> {
     check_contained(files)?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| io_error("create", &parent, &e))?;
-    if std::fs::create_dir_all(state).is_err() || !same_device(state, &parent) {
-        return Ok(false);
-    }
-    let ignore = state.join(".gitignore");
-    if !ignore.exists() {
-        let _ = std::fs::write(&ignore, "*\n");
-    }
-    // One build at a time per output.
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(state.join("lock"))
-        .map_err(|e| io_error("open", &state.join("lock"), &e))?;
-    lock.lock()
-        .map_err(|e| io_error("lock", &state.join("lock"), &e))?;
-
+    let Previous {
+        _lock: held,
+        out,
+        state,
+        out_dir: _,
+        spare_dir: _,
+        live,
+        spare: spare_files,
+    } = previous;
     let spare = state.join("spare");
-    let (spare_manifest, live_manifest) = (state.join("spare.json"), state.join("live.json"));
-    let mut have = if let Some(m) = read_manifest(&spare_manifest, &spare) {
-        m.files
-    } else {
-        // No manifest to trust (a build was killed, a first build): every file the spare has is
-        // rewritten in place, links are removed, nothing is believed to be up to date.
-        unknown_files(&spare)
+    let (spare_manifest, live_manifest) = (state.join("spare.bin"), state.join("live.bin"));
+    // What the spare holds: each file's hash, `None` when unknown. Without a manifest to trust (a
+    // build was killed, a first build) every file the spare has is rewritten in place, links are
+    // removed, nothing is believed to be up to date.
+    let mut have: HashMap<String, Option<[u8; 32]>> = match spare_files {
+        Some(m) => m
+            .files
+            .into_iter()
+            .map(|(p, e)| (p, Some(e.hash)))
+            .collect(),
+        None => unknown_files(&spare)
+            .into_iter()
+            .map(|p| (p, None))
+            .collect(),
     };
     // The spare is being changed: its manifest is void until the swap.
     let _ = std::fs::remove_file(&spare_manifest);
     std::fs::create_dir_all(&spare).map_err(|e| io_error("create", &spare, &e))?;
 
     // Top-level entries nobody wrote (a CNAME added to the live folder by hand) go.
-    let top: BTreeSet<&str> = have
+    let top: HashSet<&str> = have
         .keys()
         .map(|p| p.split('/').next().unwrap_or(p))
         .collect();
@@ -199,22 +306,18 @@ pub fn sync_reusing(
         }
     }
 
-    let hashes: Vec<String> = files
+    let t = crate::timings::span("  hash outputs");
+    let hashes: Vec<[u8; 32]> = files
         .par_iter()
-        .map(|f| hex(&Sha256::digest(&f.bytes)))
+        .map(|f| Sha256::digest(&f.bytes).into())
         .collect();
-    let reused: Vec<(&str, &str, u64)> = reused
-        .iter()
-        .filter_map(|p| {
-            let m = previous?;
-            Some((p.as_str(), m.files.get(p)?.as_str(), m.size(p)))
-        })
-        .collect();
-    let wanted: BTreeSet<&str> = files
+    let wanted: HashSet<&str> = files
         .iter()
         .map(|f| f.path.as_str())
-        .chain(reused.iter().map(|(p, _, _)| *p))
+        .chain(reused.iter().map(|(p, _)| p.as_str()))
         .collect();
+    drop(t);
+    let t = crate::timings::span("  gone + changed");
     // Gone files, then folders left empty.
     let gone: Vec<String> = have
         .keys()
@@ -234,22 +337,26 @@ pub fn sync_reusing(
     }
     // A file the manifest knows is checked to be there with its size (one `lstat`): a file
     // deleted or changed by hand in the live folder, which comes back as the spare, is written.
-    let changed: Vec<(&Output, &String)> = files
+    let changed: Vec<&Output> = files
         .par_iter()
         .zip(&hashes)
         .filter(|(f, h)| {
-            have.get(&f.path) != Some(*h) || !intact(&spare.join(&f.path), f.bytes.len() as u64)
+            have.get(&f.path).copied().flatten() != Some(**h)
+                || !intact(&spare.join(&f.path), f.bytes.len() as u64)
         })
+        .map(|(f, _)| f)
         .collect();
+    drop(t);
+    let t = crate::timings::span("  write changed");
     let dirs: BTreeSet<&str> = changed
         .iter()
-        .filter_map(|(f, _)| f.path.rsplit_once('/').map(|(d, _)| d))
+        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
         .collect();
     for d in dirs {
         let dir = spare.join(d);
         std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
     }
-    changed.par_iter().try_for_each(|(f, _)| {
+    changed.par_iter().try_for_each(|f| {
         let path = spare.join(&f.path);
         // Overwritten in place: the spare is not served, and shares no file with the live folder
         // (reused pages are copied, never linked). Keeping the inode spares the file system the
@@ -262,13 +369,13 @@ pub fn sync_reusing(
         crate::faults::point("build-write");
         Ok(())
     })?;
-    // Reused pages the spare does not have yet come from the live output.
+    drop(t);
+    let t = crate::timings::span("  copy reused");
+    // Reused pages the spare does not have (intact) come from the live output.
     let copy: Vec<&str> = reused
         .iter()
-        .filter(|(p, h, size)| {
-            have.get(*p).map(String::as_str) != Some(*h) || !intact(&spare.join(p), *size)
-        })
-        .map(|(p, _, _)| *p)
+        .filter(|(_, how)| *how == Reuse::Copy)
+        .map(|(p, _)| p.as_str())
         .collect();
     for d in copy
         .iter()
@@ -286,35 +393,87 @@ pub fn sync_reusing(
         }
         Ok(())
     })?;
+    drop(t);
 
+    let t = crate::timings::span("  manifests + swap");
     // Swap: the spare becomes the output, the output the next spare. Where the system swaps two
     // folders in one step (Linux), `out` is never missing, not even for a moment.
-    let old_live = read_manifest(&live_manifest, out);
-    swap_in(&spare, out, &state.join("swap"))?;
+    swap_in(&spare, &out, &state.join("swap"))?;
     crate::faults::point("build-swap");
     // The old output's manifest describes the new spare (same folder, same inode).
-    if old_live.is_some() {
+    let had_live = live.is_some();
+    let mut old = live.map(|m| m.files).unwrap_or_default();
+    if had_live {
         let _ = std::fs::rename(&live_manifest, &spare_manifest);
     }
     let mut new_live = Manifest {
-        ino: ino(out).unwrap_or(0),
-        files: files
-            .iter()
-            .zip(hashes)
-            .map(|(f, h)| (f.path.clone(), h))
-            .collect(),
-        sizes: files
-            .iter()
-            .map(|f| (f.path.clone(), f.bytes.len() as u64))
-            .collect(),
-        keys: keys.clone(),
+        ino: ino(&out).unwrap_or(0),
+        files: HashMap::with_capacity(files.len() + reused.len()),
     };
-    for (p, h, size) in &reused {
-        new_live.files.insert((*p).to_string(), (*h).to_string());
-        new_live.sizes.insert((*p).to_string(), *size);
+    for (f, hash) in files.iter().zip(hashes) {
+        let size = f.bytes.len() as u64;
+        new_live.files.insert(
+            f.path.clone(),
+            Entry {
+                hash,
+                size,
+                key: None,
+            },
+        );
+    }
+    for (p, _) in reused {
+        if let Some((p, e)) = old.remove_entry(p) {
+            new_live.files.insert(p, e);
+        }
+    }
+    for (p, k) in keys {
+        if let Some(e) = new_live.files.get_mut(p) {
+            e.key = Some(*k);
+        }
     }
     write_manifest(&live_manifest, &new_live)?;
-    Ok(true)
+    drop(t);
+    drop(held);
+    Ok(())
+}
+
+/// A folder whose files are checked by [`intact`], relative to it.
+struct Folder {
+    path: PathBuf,
+    #[cfg(target_os = "linux")]
+    fd: Option<rustix::fd::OwnedFd>,
+}
+
+impl Folder {
+    fn open(path: &Path) -> Folder {
+        Folder {
+            path: path.to_path_buf(),
+            #[cfg(target_os = "linux")]
+            fd: rustix::fs::open(
+                path,
+                rustix::fs::OFlags::PATH
+                    | rustix::fs::OFlags::DIRECTORY
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ok(),
+        }
+    }
+
+    /// Is `rel` a file (not a link) of `size` bytes in this folder?
+    fn intact(&self, rel: &str, size: u64) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.fd {
+            return rustix::fs::statat(fd, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(
+                |st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode)
+                        == rustix::fs::FileType::RegularFile
+                        && u64::try_from(st.st_size) == Ok(size)
+                },
+            );
+        }
+        intact(&self.path.join(rel), size)
+    }
 }
 
 /// Is `path` a file (not a link) of `size` bytes?
@@ -338,17 +497,17 @@ fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
-/// The files below `dir` (relative paths), each with a hash nothing matches; links and whatever
-/// is not a file or folder are removed on the way.
-fn unknown_files(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+/// The files below `dir` (relative paths); links and whatever is not a file or folder are
+/// removed on the way.
+fn unknown_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = e.path();
             match e.file_type() {
                 Ok(t) if t.is_dir() => walk(root, &path, out),
                 Ok(t) if t.is_file() => {
                     if let Some(rel) = path.strip_prefix(root).ok().and_then(Path::to_str) {
-                        out.insert(rel.replace('\\', "/"), String::new());
+                        out.push(rel.replace('\\', "/"));
                     }
                 }
                 _ => {
@@ -357,7 +516,7 @@ fn unknown_files(dir: &Path) -> BTreeMap<String, String> {
             }
         }
     }
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
         let _ = std::fs::remove_file(dir);
     }
@@ -376,6 +535,7 @@ fn remove_tree_or_file(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn f(p: &str, b: &str) -> Output {
         Output {
@@ -439,7 +599,7 @@ mod tests {
         assert!(!out.join("a/y.html").exists());
         assert!(!state.join("spare/a/y.html").exists());
         // A spare whose manifest does not match is emptied, not trusted.
-        std::fs::remove_file(state.join("spare.json")).unwrap();
+        std::fs::remove_file(state.join("spare.bin")).unwrap();
         std::fs::write(state.join("spare/index.html"), "stale").unwrap();
         assert!(sync(&out, builds[0], &state).unwrap());
         assert_eq!(
@@ -490,7 +650,7 @@ mod tests {
                 .is_symlink()
         );
         // Without a manifest nothing in the spare is trusted, whatever its bytes.
-        std::fs::remove_file(state.join("spare.json")).unwrap();
+        std::fs::remove_file(state.join("spare.bin")).unwrap();
         std::fs::write(state.join("spare/a/page.html"), "p1").unwrap();
         std::fs::write(state.join("spare/index.html"), "stale").unwrap();
         std::os::unix::fs::symlink(&victim, state.join("spare/extra.html")).unwrap();

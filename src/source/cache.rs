@@ -1,27 +1,38 @@
-//! A cache of parsed incidents in `.statuscast/cache/incidents.bin`, so a build or a cron tick
-//! parses only the files that changed since the last run instead of thousands of unchanged ones.
+//! A cache of parsed incidents in `.statuscast/cache/`, so a build or a cron tick parses only the
+//! files that changed since the last run instead of thousands of unchanged ones.
 //!
 //! A file is taken from the cache when its path, size, modification time and inode are the ones
 //! recorded, and it was not modified within two seconds before the cache was written (a change in
 //! the same clock tick could keep its time, as git's "racy" index entries). The whole cache is void
 //! when statuscast itself or `statuscast.yaml` changed. Only files that parsed without problems are
 //! cached, so error messages are always fresh. Deleting the folder is always safe.
+//!
+//! Two files: `incidents.idx`, the index (each file's stamp, id, [`Recency`], digest and where its
+//! record lies), rewritten whole on every change; and `incidents-<generation>.rec`, the records,
+//! only ever appended to, so editing one incident writes one record, not the texts of all. When more
+//! than half of the records file is stale, the next change writes a new generation with only the live
+//! records and removes the old one. The index names its generation and length, so an index never
+//! reads another file's records, nor records appended after it was written.
 
 use std::collections::HashMap;
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::codec::{R, W};
 use crate::config::Config;
 use crate::model::{ComponentStatus, Impact, Incident, Recency, Status, Update, Window};
 
-const MAGIC: &[u8; 8] = b"SCINC002";
+const MAGIC: &[u8; 8] = b"SCIDX003";
 const RACY: Duration = Duration::from_secs(2);
+const INDEX: &str = "incidents.idx";
+/// Stale records tolerated in the records file (besides as many as live ones) before a new
+/// generation is written.
+const SLACK: u64 = if cfg!(test) { 2048 } else { 1 << 20 };
 
 /// What identifies a file's content without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +68,10 @@ pub fn dir(config: &Config) -> PathBuf {
     config.root.join(".statuscast").join("cache")
 }
 
+fn records_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("incidents-{generation}.rec"))
+}
+
 /// What the cache is valid for: this statuscast binary and this configuration.
 fn fingerprint(config: &Config) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -73,33 +88,48 @@ fn fingerprint(config: &Config) -> [u8; 32] {
 type Records = (Vec<u8>, Vec<Option<Range<usize>>>);
 
 /// One file's entry in the cache's index.
+#[derive(Debug, Clone)]
 struct Entry {
     stamp: Stamp,
     id: String,
     recency: Recency,
-    /// Where its incident's record lies in the records part of the file.
+    /// See [`Incident::digest`].
+    digest: [u8; 32],
+    /// Where its incident's record lies in the records file.
     offset: u64,
     len: u64,
+}
+
+/// What `incidents.idx` holds.
+#[derive(Debug, Default)]
+struct Index {
+    written_ns: i128,
+    /// The records file it belongs to, and how much of it.
+    generation: u64,
+    records_len: u64,
+    entries: HashMap<String, Entry>,
 }
 
 /// The cached incidents, by path relative to the incidents folder. Only the index (paths, stamps,
 /// ids, [`Recency`]) is read up front; records are read when asked for, so a cron tick that needs
 /// a few recent incidents does not decode years of texts.
 pub struct Cache {
-    written_ns: i128,
-    entries: HashMap<String, Entry>,
-    /// The cache file and where its records begin.
-    file: Option<(std::fs::File, u64)>,
+    /// See [`fingerprint`].
+    fingerprint: [u8; 32],
+    index: Index,
+    /// The records file, opened when the index was read (it stays readable even if a newer
+    /// generation replaces it meanwhile).
+    file: Option<std::fs::File>,
 }
 
-/// When asking for more records than this, the whole records part is read at once.
+/// When asking for more records than this, the whole records file is read at once.
 const READ_ALL: usize = 256;
 
 impl Cache {
-    fn empty() -> Cache {
+    fn empty(fingerprint: [u8; 32]) -> Cache {
         Cache {
-            written_ns: 0,
-            entries: HashMap::new(),
+            fingerprint,
+            index: Index::default(),
             file: None,
         }
     }
@@ -107,37 +137,45 @@ impl Cache {
     /// Read the cache's index; a missing, old or damaged one is empty.
     #[must_use]
     pub fn load(config: &Config) -> Cache {
-        let Ok(mut file) = std::fs::File::open(dir(config).join("incidents.bin")) else {
-            return Cache::empty();
+        let dir = dir(config);
+        let fingerprint = fingerprint(config);
+        let Some(index) = std::fs::read(dir.join(INDEX))
+            .ok()
+            .and_then(|bytes| decode_index(&bytes, &fingerprint))
+        else {
+            return Cache::empty(fingerprint);
         };
-        read_index(&mut file, &fingerprint(config)).map_or_else(
-            Cache::empty,
-            |(written_ns, entries, records)| Cache {
-                written_ns,
-                entries,
-                file: Some((file, records)),
+        let file = std::fs::File::open(records_path(&dir, index.generation))
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.len() >= index.records_len));
+        match file {
+            Some(file) => Cache {
+                fingerprint,
+                index,
+                file: Some(file),
             },
-        )
+            None => Cache::empty(fingerprint),
+        }
     }
 
     /// The id and [`Recency`] of the cached incident of `rel`, if the file is unchanged.
     #[must_use]
     pub fn get(&self, rel: &str, stamp: Stamp) -> Option<(&str, Recency)> {
-        let e = self.entries.get(rel)?;
-        let racy = stamp.mtime_ns + RACY.as_nanos() as i128 >= self.written_ns;
+        let e = self.index.entries.get(rel)?;
+        let racy = stamp.mtime_ns + RACY.as_nanos() as i128 >= self.index.written_ns;
         (e.stamp == stamp && !racy).then_some((e.id.as_str(), e.recency))
     }
 
     /// How many files the cache knows.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.entries.len()
     }
 
     /// Whether the cache knows no file.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.entries.is_empty()
     }
 
     /// The incidents of `rels` (paths relative to `incidents_dir`), in that order; `None` for one
@@ -150,9 +188,9 @@ impl Cache {
         rels.par_iter()
             .zip(ranges.par_iter())
             .map(|(rel, range)| {
-                let e = self.entries.get(*rel)?;
+                let e = self.index.entries.get(*rel)?;
                 let bytes = buf.get(range.clone()?)?;
-                decode_record(bytes, e.id.clone(), incidents_dir.join(rel))
+                decode_record(bytes, e.id.clone(), incidents_dir.join(rel), e.digest)
             })
             .collect()
     }
@@ -160,10 +198,9 @@ impl Cache {
     /// The raw records of `rels`: a buffer and where in it each record lies (`None`: unknown or
     /// unreadable). Read one by one when they are few, all at once otherwise.
     fn records(&self, rels: &[&str]) -> Option<Records> {
-        let (file, start) = self.file.as_ref()?;
-        let mut file = file;
+        let mut file = self.file.as_ref()?;
         let located = rels.iter().map(|rel| {
-            let e = self.entries.get(*rel)?;
+            let e = self.index.entries.get(*rel)?;
             Some((
                 usize::try_from(e.offset).ok()?,
                 usize::try_from(e.len).ok()?,
@@ -171,8 +208,12 @@ impl Cache {
         });
         let mut buf = Vec::new();
         if rels.len() > READ_ALL {
-            file.seek(SeekFrom::Start(*start)).ok()?;
-            file.read_to_end(&mut buf).ok()?;
+            let _t = crate::timings::span("    read all records");
+            buf.reserve_exact(usize::try_from(self.index.records_len).ok()?);
+            file.seek(SeekFrom::Start(0)).ok()?;
+            file.take(self.index.records_len)
+                .read_to_end(&mut buf)
+                .ok()?;
             let ranges = located
                 .map(|r| {
                     let (offset, len) = r?;
@@ -187,7 +228,7 @@ impl Cache {
                 let at = buf.len();
                 buf.resize(at + len, 0);
                 let read = file
-                    .seek(SeekFrom::Start(start.checked_add(offset as u64)?))
+                    .seek(SeekFrom::Start(offset as u64))
                     .and_then(|_| file.read_exact(&mut buf[at..]));
                 if read.is_err() {
                     buf.truncate(at);
@@ -215,115 +256,124 @@ impl Cache {
                 "# statuscast's caches: safe to delete, never commit\n*\n",
             );
         }
-        let Some((buf, ranges)) = self
-            .records(kept)
-            .or_else(|| kept.is_empty().then(|| (Vec::new(), Vec::new())))
+        // One writer at a time: appends must not interleave.
+        let Ok(lock) = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("incidents.lock"))
         else {
             return;
         };
-        let mut all: Vec<(&str, Stamp, &str, Recency, Record)> = files
-            .iter()
-            .map(|(rel, stamp, i)| {
-                (
-                    rel.as_str(),
-                    *stamp,
-                    i.id.as_str(),
-                    i.recency(),
-                    Record::Fresh(i),
-                )
-            })
-            .collect();
-        for (rel, range) in kept.iter().zip(ranges) {
-            let bytes = range.and_then(|r| buf.get(r));
-            let (Some(e), Some(bytes)) = (self.entries.get(*rel), bytes) else {
-                // Unreadable now: left out, the file is parsed next time.
-                continue;
-            };
-            all.push((rel, e.stamp, &e.id, e.recency, Record::Raw(bytes)));
+        if lock.lock().is_err() {
+            return;
         }
+        let _ = self.store_locked(&dir, files, kept);
+        drop(lock);
+    }
+
+    fn store_locked(
+        &self,
+        dir: &Path,
+        files: &[(String, Stamp, &Incident)],
+        kept: &[&str],
+    ) -> Option<()> {
+        let mut fresh = W(Vec::with_capacity(files.len() * 2048));
+        let mut entries: HashMap<String, Entry> = HashMap::with_capacity(files.len() + kept.len());
+        for (rel, stamp, i) in files {
+            let offset = fresh.0.len() as u64;
+            encode_record(&mut fresh, i);
+            entries.insert(
+                rel.clone(),
+                Entry {
+                    stamp: *stamp,
+                    id: i.id.clone(),
+                    recency: i.recency(),
+                    digest: i.content_key(),
+                    offset,
+                    len: fresh.0.len() as u64 - offset,
+                },
+            );
+        }
+        let kept: Vec<(&str, &Entry)> = kept
+            .iter()
+            .filter_map(|rel| Some((*rel, self.index.entries.get(*rel)?)))
+            .collect();
+        let live: u64 = kept.iter().map(|(_, e)| e.len).sum::<u64>() + fresh.0.len() as u64;
+        // The records file on disk now: another run may have written since this one read it.
+        let current = current_generation(dir, &self.fingerprint);
+        let appendable = self.file.is_some() && current == Some(self.index.generation);
+        let stale = self.index.records_len.saturating_sub(live);
+        let (generation, records_len) = if appendable && stale <= live.max(SLACK) {
+            // Appended after whatever the file has; the kept records stay where they are.
+            let path = records_path(dir, self.index.generation);
+            let mut file = std::fs::File::options().append(true).open(&path).ok()?;
+            let at = file.metadata().ok()?.len();
+            file.write_all(&fresh.0).ok()?;
+            for e in entries.values_mut() {
+                e.offset += at;
+            }
+            entries.extend(
+                kept.into_iter()
+                    .map(|(rel, e)| (rel.to_string(), e.clone())),
+            );
+            (self.index.generation, at + fresh.0.len() as u64)
+        } else {
+            // A new generation with the live records only.
+            let (buf, ranges) = self
+                .records(&kept.iter().map(|(rel, _)| *rel).collect::<Vec<_>>())
+                .or_else(|| kept.is_empty().then(|| (Vec::new(), Vec::new())))?;
+            let mut all = fresh.0;
+            for ((rel, e), range) in kept.into_iter().zip(ranges) {
+                // A record unreadable now is left out: its file is parsed next time.
+                let Some(bytes) = range.and_then(|r| buf.get(r)) else {
+                    continue;
+                };
+                let offset = all.len() as u64;
+                all.extend_from_slice(bytes);
+                entries.insert(
+                    rel.to_string(),
+                    Entry {
+                        offset,
+                        ..e.clone()
+                    },
+                );
+            }
+            let generation = self.index.generation.max(current.unwrap_or(0)) + 1;
+            let path = records_path(dir, generation);
+            let tmp = path.with_extension("rec.tmp");
+            std::fs::write(&tmp, &all).ok()?;
+            std::fs::rename(&tmp, &path).ok()?;
+            (generation, all.len() as u64)
+        };
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let bytes = encode(&fingerprint(config), written_ns, &all);
-        let tmp = dir.join(format!("incidents.bin.tmp-{}", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() {
-            let _ = std::fs::rename(&tmp, dir.join("incidents.bin"));
-        }
+        let index = Index {
+            written_ns,
+            generation,
+            records_len,
+            entries,
+        };
+        let tmp = dir.join(format!("{INDEX}.tmp-{}", std::process::id()));
+        let written = std::fs::write(&tmp, encode_index(&self.fingerprint, &index)).is_ok()
+            && std::fs::rename(&tmp, dir.join(INDEX)).is_ok();
         let _ = std::fs::remove_file(&tmp);
-    }
-}
-
-/// An incident to write into the cache: parsed now, or its record as the old cache had it.
-enum Record<'a> {
-    Fresh(&'a Incident),
-    Raw(&'a [u8]),
-}
-
-// A small binary format: little-endian integers, strings with a u32 length.
-
-struct W(Vec<u8>);
-
-impl W {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn i128(&mut self, v: i128) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-    fn time(&mut self, t: DateTime<Utc>) {
-        self.0.extend_from_slice(&t.timestamp().to_le_bytes());
-        self.0
-            .extend_from_slice(&t.timestamp_subsec_nanos().to_le_bytes());
-    }
-    fn strs(&mut self, v: &[String]) {
-        self.u64(v.len() as u64);
-        for s in v {
-            self.str(s);
+        if written {
+            // Other generations (and the single file of earlier versions) are not read any more.
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                let other_generation = name
+                    .strip_prefix("incidents-")
+                    .and_then(|n| n.strip_suffix(".rec"))
+                    .is_some_and(|n| n != generation.to_string());
+                if other_generation || name == "incidents.bin" {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
-    }
-}
-
-struct R<'a>(&'a [u8]);
-
-impl<'a> R<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn i128(&mut self) -> Option<i128> {
-        Some(i128::from_le_bytes(self.take(16)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    fn time(&mut self) -> Option<DateTime<Utc>> {
-        let secs = i64::from_le_bytes(self.take(8)?.try_into().ok()?);
-        DateTime::from_timestamp(secs, self.u32()?)
-    }
-    fn strs(&mut self) -> Option<Vec<String>> {
-        let n = self.u64()?;
-        (0..n).map(|_| self.str()).collect()
+        Some(())
     }
 }
 
@@ -335,42 +385,84 @@ fn index_of<T: PartialEq>(mut all: impl Iterator<Item = T>, v: &T) -> u8 {
     all.position(|x| x == *v).unwrap_or(0) as u8
 }
 
-/// The header: magic, fingerprint, time written, number of files, size of the index.
-const HEADER: usize = 8 + 32 + 16 + 8 + 8;
-
-fn encode(
-    fingerprint: &[u8; 32],
-    written_ns: i128,
-    files: &[(&str, Stamp, &str, Recency, Record)],
-) -> Vec<u8> {
-    let mut records = W(Vec::with_capacity(1 << 20));
-    let mut index = W(Vec::with_capacity(files.len() * 128));
-    for (rel, stamp, id, recency, record) in files {
-        let offset = records.0.len();
-        match record {
-            Record::Fresh(i) => encode_record(&mut records, i),
-            Record::Raw(bytes) => records.0.extend_from_slice(bytes),
-        }
-        index.str(rel);
-        index.u64(stamp.size);
-        index.i128(stamp.mtime_ns);
-        index.u64(stamp.inode);
-        index.str(id);
-        index.time(recency.last_event);
-        index.u8(u8::from(recency.open));
-        index.u8(u8::from(recency.maintenance));
-        index.u64(offset as u64);
-        index.u64((records.0.len() - offset) as u64);
+/// The generation of the records file the index in `dir` names (its header only is read).
+fn current_generation(dir: &Path, fingerprint: &[u8; 32]) -> Option<u64> {
+    let mut header = [0u8; 8 + 32 + 16 + 8];
+    std::fs::File::open(dir.join(INDEX))
+        .and_then(|mut f| f.read_exact(&mut header))
+        .ok()?;
+    let mut r = R(&header);
+    if r.take(8)? != MAGIC || r.bytes32()? != *fingerprint {
+        return None;
     }
-    let mut w = W(Vec::with_capacity(HEADER + index.0.len() + records.0.len()));
+    r.i128()?;
+    r.u64()
+}
+
+fn encode_index(fingerprint: &[u8; 32], index: &Index) -> Vec<u8> {
+    let mut w = W(Vec::with_capacity(96 + index.entries.len() * 160));
     w.0.extend_from_slice(MAGIC);
-    w.0.extend_from_slice(fingerprint);
-    w.i128(written_ns);
-    w.u64(files.len() as u64);
-    w.u64(index.0.len() as u64);
-    w.0.extend_from_slice(&index.0);
-    w.0.extend_from_slice(&records.0);
+    w.bytes32(fingerprint);
+    w.i128(index.written_ns);
+    w.u64(index.generation);
+    w.u64(index.records_len);
+    w.u64(index.entries.len() as u64);
+    for (rel, e) in &index.entries {
+        w.str(rel);
+        w.u64(e.stamp.size);
+        w.i128(e.stamp.mtime_ns);
+        w.u64(e.stamp.inode);
+        w.str(&e.id);
+        w.time(e.recency.last_event);
+        w.u8(u8::from(e.recency.open));
+        w.u8(u8::from(e.recency.maintenance));
+        w.bytes32(&e.digest);
+        w.u64(e.offset);
+        w.u64(e.len);
+    }
     w.0
+}
+
+/// The index in `bytes`, if it is whole and was written for `fingerprint`.
+fn decode_index(bytes: &[u8], fingerprint: &[u8; 32]) -> Option<Index> {
+    let mut r = R(bytes);
+    if r.take(8)? != MAGIC || r.bytes32()? != *fingerprint {
+        return None;
+    }
+    let written_ns = r.i128()?;
+    let generation = r.u64()?;
+    let records_len = r.u64()?;
+    let n = usize::try_from(r.u64()?).ok()?;
+    let mut entries = HashMap::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let rel = r.str()?;
+        let entry = Entry {
+            stamp: Stamp {
+                size: r.u64()?,
+                mtime_ns: r.i128()?,
+                inode: r.u64()?,
+            },
+            id: r.str()?,
+            recency: Recency {
+                last_event: r.time()?,
+                open: r.u8()? == 1,
+                maintenance: r.u8()? == 1,
+            },
+            digest: r.bytes32()?,
+            offset: r.u64()?,
+            len: r.u64()?,
+        };
+        if entry.offset.checked_add(entry.len)? > records_len {
+            return None;
+        }
+        entries.insert(rel, entry);
+    }
+    r.0.is_empty().then_some(Index {
+        written_ns,
+        generation,
+        records_len,
+        entries,
+    })
 }
 
 fn encode_record(w: &mut W, i: &Incident) {
@@ -416,56 +508,7 @@ fn encode_record(w: &mut W, i: &Incident) {
     w.u8(u8::from(i.broadcast));
 }
 
-/// The header and index of a cache file: time written, entries, where the records begin.
-fn read_index(
-    file: &mut std::fs::File,
-    fingerprint: &[u8; 32],
-) -> Option<(i128, HashMap<String, Entry>, u64)> {
-    let mut header = [0u8; HEADER];
-    file.read_exact(&mut header).ok()?;
-    let mut r = R(&header);
-    if r.take(8)? != MAGIC || r.take(32)? != fingerprint {
-        return None;
-    }
-    let written_ns = r.i128()?;
-    let n = r.u64()?;
-    let index_len = r.u64()?;
-    let records_len = file
-        .metadata()
-        .ok()?
-        .len()
-        .checked_sub(HEADER as u64 + index_len)?;
-    let mut index = vec![0u8; usize::try_from(index_len).ok()?];
-    file.read_exact(&mut index).ok()?;
-    let mut r = R(&index);
-    let mut entries = HashMap::with_capacity(usize::try_from(n).ok()?.min(1 << 20));
-    for _ in 0..n {
-        let rel = r.str()?;
-        let entry = Entry {
-            stamp: Stamp {
-                size: r.u64()?,
-                mtime_ns: r.i128()?,
-                inode: r.u64()?,
-            },
-            id: r.str()?,
-            recency: Recency {
-                last_event: r.time()?,
-                open: r.u8()? == 1,
-                maintenance: r.u8()? == 1,
-            },
-            offset: r.u64()?,
-            len: r.u64()?,
-        };
-        if entry.offset.checked_add(entry.len)? > records_len {
-            return None;
-        }
-        entries.insert(rel, entry);
-    }
-    r.0.is_empty()
-        .then_some((written_ns, entries, HEADER as u64 + index_len))
-}
-
-fn decode_record(bytes: &[u8], id: String, path: PathBuf) -> Option<Incident> {
+fn decode_record(bytes: &[u8], id: String, path: PathBuf, digest: [u8; 32]) -> Option<Incident> {
     let mut r = R(bytes);
     let title = r.str()?;
     let components = r.strs()?;
@@ -511,6 +554,7 @@ fn decode_record(bytes: &[u8], id: String, path: PathBuf) -> Option<Incident> {
         updates,
         channels,
         broadcast,
+        digest: Some(digest),
     })
 }
 
@@ -519,55 +563,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_every_field() {
-        let config = Config::for_test();
+    fn round_trips_every_field_appends_and_compacts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::for_test();
+        config.root = tmp.path().to_path_buf();
         let text = "---\ntitle: Mobilfunkstörung\ncomponents: [mobile, sms]\nimpact: major\ncomponent_status: { sms: degraded_performance }\nauthor: mk\nchannels: []\nbroadcast: false\n---\nSummary.\n\n## 2026-11-20 08:12 investigating\nWir untersuchen.\n## 2026-11-20 09:05:30 +01:00 resolved\nBehoben.\n";
         let dir = Path::new("incidents");
-        let a = crate::source::incident::parse(&dir.join("2026/a.md"), text.as_bytes(), &config)
-            .unwrap();
-        let m = crate::source::incident::parse(
-            &dir.join("b.md"),
-            b"---\ntitle: W\ncomponents: [web]\nscheduled: { start: 2026-12-01 02:00, end: 2026-12-01 04:00 }\ncancelled: true\n---\n",
-            &config,
-        )
-        .unwrap();
+        let parse = |rel: &str, text: &str| {
+            crate::source::incident::parse(&dir.join(rel), text.as_bytes(), &config).unwrap()
+        };
+        let a = parse("2026/a.md", text);
+        let m = parse(
+            "b.md",
+            "---\ntitle: W\ncomponents: [web]\nscheduled: { start: 2026-12-01 02:00, end: 2026-12-01 04:00 }\ncancelled: true\n---\n",
+        );
         let stamp = Stamp {
             size: 10,
             mtime_ns: 5,
             inode: 7,
         };
-        let files = [
-            (
-                "2026/a.md",
-                stamp,
-                a.id.as_str(),
-                a.recency(),
-                Record::Fresh(&a),
-            ),
-            ("b.md", stamp, m.id.as_str(), m.recency(), Record::Fresh(&m)),
-        ];
-        let bytes = encode(&[1; 32], 99, &files);
-        let tmp = tempfile::tempdir().unwrap();
-        let open = |bytes: &[u8], fp: &[u8; 32]| {
-            let path = tmp.path().join("c.bin");
-            std::fs::write(&path, bytes).unwrap();
-            let mut file = std::fs::File::open(&path).unwrap();
-            read_index(&mut file, fp).map(|(written_ns, entries, records)| Cache {
-                written_ns,
-                entries,
-                file: Some((file, records)),
-            })
+        let empty = Cache::load(&config);
+        assert!(empty.is_empty());
+        empty.store(
+            &config,
+            &[("2026/a.md".into(), stamp, &a), ("b.md".into(), stamp, &m)],
+            &[],
+        );
+        let cache = Cache::load(&config);
+        assert_eq!(cache.len(), 2);
+        let racy = Cache {
+            index: Index {
+                written_ns: 6,
+                ..Index::default()
+            },
+            ..Cache::empty(fingerprint(&config))
         };
-        let cache = open(&bytes, &[1; 32]).unwrap();
+        let mut racy_index = decode_index(
+            &std::fs::read(dir_of(&config).join(INDEX)).unwrap(),
+            &fingerprint(&config),
+        )
+        .unwrap();
+        racy_index.written_ns = racy.index.written_ns;
+        let racy = Cache {
+            index: racy_index,
+            ..racy
+        };
         assert_eq!(
-            cache.get("b.md", stamp),
+            racy.get("b.md", stamp),
             None,
             "written within two seconds: racy"
         );
-        let cache = Cache {
-            written_ns: 6 + RACY.as_nanos() as i128,
-            ..cache
-        };
         assert_eq!(cache.get("b.md", stamp), Some((m.id.as_str(), m.recency())));
         assert_eq!(
             cache.get("2026/a.md", stamp),
@@ -578,7 +623,8 @@ mod tests {
             cache.read(&["b.md", "2026/a.md", "gone.md"], dir),
             vec![Some(m.clone()), Some(a.clone()), None]
         );
-        // Many at once: the whole records part is read.
+        assert!(m.digest.is_some() && m.digest != a.digest);
+        // Many at once: the whole records file is read.
         let many: Vec<&str> = std::iter::repeat_n("2026/a.md", READ_ALL + 1).collect();
         assert!(
             cache
@@ -586,28 +632,61 @@ mod tests {
                 .iter()
                 .all(|i| i.as_ref() == Some(&a))
         );
-        // Raw records are carried over unchanged.
-        let (buf, ranges) = cache.records(&["b.md"]).unwrap();
-        let raw = &buf[ranges[0].clone().unwrap()];
-        let again = encode(
-            &[1; 32],
-            99,
-            &[
-                (
-                    "2026/a.md",
-                    stamp,
-                    a.id.as_str(),
-                    a.recency(),
-                    Record::Fresh(&a),
-                ),
-                ("b.md", stamp, m.id.as_str(), m.recency(), Record::Raw(raw)),
-            ],
-        );
-        assert_eq!(again, bytes);
-        assert!(open(&bytes, &[2; 32]).is_none(), "another binary or config");
+
+        // Editing one file appends its record; the other's stays where it was.
+        let records = |generation: u64| {
+            std::fs::metadata(records_path(&dir_of(&config), generation)).map(|m| m.len())
+        };
+        let before = records(cache.index.generation).unwrap();
+        let mut cache = cache;
+        let mut last = a.clone();
+        let mut generations = vec![cache.index.generation];
+        for n in 0..40 {
+            let edited = parse("2026/a.md", &format!("{text}\nEdit {n}.\n"));
+            cache.store(&config, &[("2026/a.md".into(), stamp, &edited)], &["b.md"]);
+            cache = Cache::load(&config);
+            assert_eq!(
+                cache.read(&["b.md", "2026/a.md"], dir),
+                vec![Some(m.clone()), Some(edited.clone())],
+                "store {n}"
+            );
+            generations.push(cache.index.generation);
+            last = edited;
+        }
+        assert_eq!(generations[1], generations[0], "appended, not rewritten");
         assert!(
-            open(&bytes[..bytes.len() - 1], &[1; 32]).is_none(),
+            records(generations[0]).is_err() || generations.iter().all(|g| *g == generations[0])
+        );
+        assert!(before < SLACK);
+        // Stale records beyond the slack make a new generation, and the old file goes.
+        let last_gen = *generations.last().unwrap();
+        assert!(last_gen > generations[0], "{generations:?}");
+        assert!(records(generations[0]).is_err());
+        assert!(records(last_gen).unwrap() <= 2 * SLACK.max(1) + 4096);
+        assert_eq!(cache.read(&["2026/a.md"], dir), vec![Some(last)]);
+
+        // Another binary or config, a cut-off index, records shorter than the index says: empty.
+        let idx = std::fs::read(dir_of(&config).join(INDEX)).unwrap();
+        assert!(
+            decode_index(&idx, &[2; 32]).is_none(),
+            "another binary or config"
+        );
+        assert!(
+            decode_index(&idx[..idx.len() - 1], &fingerprint(&config)).is_none(),
             "cut off"
         );
+        let rec = records_path(&dir_of(&config), last_gen);
+        let len = std::fs::metadata(&rec).unwrap().len();
+        std::fs::File::options()
+            .write(true)
+            .open(&rec)
+            .unwrap()
+            .set_len(len - 1)
+            .unwrap();
+        assert!(Cache::load(&config).is_empty(), "records cut off");
+    }
+
+    fn dir_of(config: &Config) -> PathBuf {
+        dir(config)
     }
 }

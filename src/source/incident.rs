@@ -111,6 +111,16 @@ pub fn id_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// See [`Incident::digest`].
+fn digest(path: &Path, bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(path.as_os_str().as_encoded_bytes());
+    h.update([0]);
+    h.update(bytes);
+    h.finalize().into()
+}
+
 /// Parse and validate one incident file.
 ///
 /// # Errors
@@ -228,6 +238,7 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
         summary,
         updates,
         channels: front.channels,
+        digest: Some(digest(path, bytes)),
         broadcast: front.broadcast,
     })
 }

@@ -3,7 +3,7 @@
 
 use crate::support::Repo;
 
-const CACHE: &str = ".statuscast/cache/incidents.bin";
+const CACHE: &str = ".statuscast/cache/incidents.idx";
 
 /// The incident files of `repo`, made an hour old: the cache trusts no file changed within two
 /// seconds of its writing (git's "racy" rule), and fixtures are copied just before a test builds.
@@ -169,10 +169,14 @@ fn a_damaged_cache_record_falls_back_to_the_file() {
     repo.run(&["build"]).ok();
     let built = repo.snapshot("public");
     let zero_records = || {
-        let mut bytes = std::fs::read(repo.path(CACHE)).unwrap();
-        let index_len = u64::from_le_bytes(bytes[64..72].try_into().unwrap()) as usize;
-        bytes[72 + index_len..].fill(0);
-        std::fs::write(repo.path(CACHE), bytes).unwrap();
+        let records: Vec<_> = std::fs::read_dir(repo.path(".statuscast/cache"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".rec"))
+            .collect();
+        assert_eq!(records.len(), 1, "one records file");
+        let len = records[0].metadata().unwrap().len() as usize;
+        std::fs::write(records[0].path(), vec![0u8; len]).unwrap();
     };
     zero_records();
     // The file is fine: parsed again, same page, and the cache is written anew.

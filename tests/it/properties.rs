@@ -320,6 +320,7 @@ fn incident(
         updates,
         channels: None,
         broadcast: true,
+        digest: None,
     }
 }
 
