@@ -26,10 +26,14 @@ GEN=$target/release/gen-incidents
 mkdir -p "$WORK"
 
 # run_timed OUT_PREFIX CMD...: runs CMD, appends "wall user sys maxrss_kb" to OUT_PREFIX.times
+# (wall to the millisecond from the clock: GNU time rounds it to 10 ms)
 run_timed() {
   local out=$1; shift
-  "$TIME" -f "%e %U %S %M" -o "$out.one" "$@" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
-  cat "$out.one" >>"$out.times"
+  local start end
+  start=$(date +%s%N)
+  "$TIME" -f "%U %S %M" -o "$out.one" "$@" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
+  end=$(date +%s%N)
+  echo "$(awk -v ns=$((end - start)) 'BEGIN{printf "%.3f", ns / 1e9}') $(cat "$out.one")" >>"$out.times"
 }
 # best WALL and peak RSS of a .times file: "min_wall min_cpu max_rss_mb"
 best() {
@@ -97,7 +101,7 @@ for n in $SIZES; do
   read -r iw _ _ <<<"$(best "$res.incr.times")"
   read -r tw _ tm <<<"$(best "$res.tick.times")"
   read -r cw _ _ <<<"$(best "$res.check.times")"
-  ratio=$(awk -v i="$iw" -v b="$bw" 'BEGIN{printf "%.0f", 100*i/b}')
+  ratio=$(awk -v i="$iw" -v b="$bw" 'BEGIN{printf "%.1f", 100*i/b}')
   rows+=("| $n | $bw s ($bc s CPU, $bm MB) | $mw s ($mc s CPU) | $dw s ($dc s CPU) | $rw s | $iw s ($ratio %, identical: $identical) | $tw s ($tm MB) | $cw s | $out_mb MB, $files files | $((front / 1024)) KB |")
   echo "   ${rows[-1]}"
 done

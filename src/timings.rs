@@ -30,10 +30,18 @@ impl Drop for Span {
     fn drop(&mut self) {
         if let Some(start) = self.start {
             eprintln!(
-                "timing: {:<24} {:>8.1} ms",
+                "timing: {:<24} {:>8.1} ms{}",
                 self.name,
-                start.elapsed().as_secs_f64() * 1000.0
+                start.elapsed().as_secs_f64() * 1000.0,
+                rss().map_or_else(String::new, |kb| format!("  (resident {} MB)", kb / 1024))
             );
         }
     }
+}
+
+/// The process's resident memory in KB (Linux), for the timings.
+fn rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -26,11 +26,20 @@ pub fn build(global: &Global, args: &BuildArgs) -> Result<(DateTime<Utc>, Config
     let t = crate::timings::span("config");
     let config = Config::load(&global.config).map_err(super::problems_error)?;
     drop(t);
-    let incidents = crate::source::load_cached(&config, true).map_err(super::problems_error)?;
-    let t = crate::timings::span("theme");
-    let theme = Theme::load(&config).map_err(super::problems_error)?;
-    drop(t);
-    let stats = site::build(
+    // Independent reads side by side: the incidents, the theme, what the last build left.
+    let (incidents, (theme, previous)) = rayon::join(
+        || crate::source::load_cached(&config, true),
+        || {
+            let t = crate::timings::span("theme");
+            let theme = Theme::load(&config);
+            drop(t);
+            (theme, site::previous(&config, &args.out))
+        },
+    );
+    let incidents = incidents.map_err(super::problems_error)?;
+    let theme = theme.map_err(super::problems_error)?;
+    let previous = previous.map_err(|d| super::problems_error(d.into()))?;
+    let stats = site::build_on(
         &site::Input {
             config: &config,
             theme: &theme,
@@ -38,6 +47,7 @@ pub fn build(global: &Global, args: &BuildArgs) -> Result<(DateTime<Utc>, Config
             now,
         },
         &args.out,
+        previous,
     )
     .map_err(super::problems_error)?;
     println!(

@@ -1,5 +1,6 @@
 //! Validated, owned domain types and what follows from them at a given moment ("now").
 
+pub mod text;
 pub mod time;
 pub mod uptime;
 
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+pub use text::Text;
 
 /// How bad an incident is, as Statuspage names it.
 #[derive(
@@ -172,7 +174,7 @@ pub struct Update {
     pub at: DateTime<Utc>,
     pub status: Status,
     /// Markdown.
-    pub body: String,
+    pub body: Text,
     /// Line of the heading in the file.
     pub line: usize,
 }
@@ -190,7 +192,7 @@ pub struct Incident {
     pub scheduled: Option<Window>,
     pub cancelled: bool,
     /// Markdown before the first update.
-    pub summary: String,
+    pub summary: Text,
     /// All updates in time order, including those after "now" (not yet published).
     pub updates: Vec<Update>,
     /// Channels this incident may be broadcast to (`None`: all).
@@ -441,7 +443,7 @@ mod tests {
         Update {
             at: at(h, 0),
             status,
-            body: String::new(),
+            body: Text::default(),
             line: 1,
         }
     }
@@ -460,7 +462,7 @@ mod tests {
             author: None,
             scheduled,
             cancelled: false,
-            summary: String::new(),
+            summary: Text::default(),
             updates,
             channels: None,
             broadcast: true,

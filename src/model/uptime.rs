@@ -235,13 +235,13 @@ mod tests {
             author: None,
             scheduled,
             cancelled: false,
-            summary: String::new(),
+            summary: crate::model::Text::default(),
             updates: updates
                 .iter()
                 .map(|(at, status)| Update {
                     at: *at,
                     status: *status,
-                    body: String::new(),
+                    body: crate::model::Text::default(),
                     line: 1,
                 })
                 .collect(),

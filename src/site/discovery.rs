@@ -5,9 +5,12 @@
 
 use std::collections::HashMap;
 
-use super::machine::{Machine, changed_at, rfc3339, xml_safe};
+use chrono::{DateTime, Utc};
+
+use super::machine::{Machine, changed_at, push_rfc3339, xml_safe};
 use super::view::Views;
-use super::{Output, theme::escape_html};
+use super::{Output, theme::escape_html, theme::escape_html_into};
+use crate::model::Incident;
 
 /// The most URLs one sitemap file may list (sitemaps.org; the 50 MB limit per file is far away).
 const MAX_URLS: usize = 50_000;
@@ -19,28 +22,24 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         "User-agent: *\nAllow: /\n\nSitemap: {}\n",
         m.url("sitemap.xml")
     );
-    let lastmod: HashMap<String, String> = m
-        .visible
-        .iter()
-        .map(|i| {
-            (
-                format!("{}index.html", Views::incident_path(&i.id)),
-                rfc3339(changed_at(i, m.now)),
-            )
-        })
-        .chain([("index.html".to_string(), rfc3339(m.last_change))])
-        .collect();
+    let by_id: HashMap<&str, &Incident> = m.visible.iter().map(|i| (i.id.as_str(), *i)).collect();
     let mut paths: Vec<&str> = pages
         .iter()
         .copied()
         .filter(|p| *p == "index.html" || p.ends_with("/index.html"))
         .collect();
     paths.sort_unstable();
-    let urls: Vec<(String, Option<&str>)> = paths
+    let urls: Vec<(&str, Option<DateTime<Utc>>)> = paths
         .into_iter()
         .map(|path| {
-            let loc = m.url(path.trim_end_matches("index.html"));
-            (loc, lastmod.get(path).map(String::as_str))
+            let lastmod = if path == "index.html" {
+                Some(m.last_change)
+            } else {
+                Views::incident_of_page(path)
+                    .and_then(|id| by_id.get(id))
+                    .map(|i| changed_at(i, m.now))
+            };
+            (path.trim_end_matches("index.html"), lastmod)
         })
         .collect();
     let mut out = vec![Output {
@@ -48,6 +47,7 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         bytes: robots.into_bytes(),
     }];
     out.extend(sitemaps(
+        &m.url(""),
         &urls,
         &|n| m.url(&format!("sitemap-{n}.xml")),
         MAX_URLS,
@@ -55,17 +55,19 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
     out
 }
 
-/// `sitemap.xml` listing `urls` (location, last change), or, past `max` of them, `sitemap.xml` as
-/// an index of files of `max` URLs each, located by `file_url(n)` (`n` from 1).
+/// `sitemap.xml` listing `urls` (path below `base`, last change), or, past `max` of them,
+/// `sitemap.xml` as an index of files of `max` URLs each, located by `file_url(n)` (`n` from 1).
 fn sitemaps(
-    urls: &[(String, Option<&str>)],
+    base: &str,
+    urls: &[(&str, Option<DateTime<Utc>>)],
     file_url: &dyn Fn(usize) -> String,
     max: usize,
 ) -> Vec<Output> {
+    let base = escape_html(&xml_safe(base));
     if urls.len() <= max {
         return vec![Output {
             path: "sitemap.xml".to_string(),
-            bytes: urlset(urls).into_bytes(),
+            bytes: urlset(&base, urls).into_bytes(),
         }];
     }
     let mut index = String::from(
@@ -77,16 +79,15 @@ fn sitemaps(
         index.push_str("  <sitemap>\n    <loc>");
         index.push_str(&escape_html(&xml_safe(&file_url(n))));
         index.push_str("</loc>\n");
-        // RFC 3339 in UTC: the newest sorts last as text.
         if let Some(t) = chunk.iter().filter_map(|(_, t)| *t).max() {
             index.push_str("    <lastmod>");
-            index.push_str(t);
+            push_rfc3339(&mut index, t);
             index.push_str("</lastmod>\n");
         }
         index.push_str("  </sitemap>\n");
         out.push(Output {
             path: format!("sitemap-{n}.xml"),
-            bytes: urlset(chunk).into_bytes(),
+            bytes: urlset(&base, chunk).into_bytes(),
         });
     }
     index.push_str("</sitemapindex>\n");
@@ -97,18 +98,20 @@ fn sitemaps(
     out
 }
 
-fn urlset(urls: &[(String, Option<&str>)]) -> String {
-    let mut xml = String::with_capacity(urls.len() * 120 + 128);
+/// `base` is escaped already.
+fn urlset(base: &str, urls: &[(&str, Option<DateTime<Utc>>)]) -> String {
+    let mut xml = String::with_capacity(urls.len() * (base.len() + 100) + 128);
     xml.push_str(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
-    for (loc, lastmod) in urls {
+    for (path, lastmod) in urls {
         xml.push_str("  <url>\n    <loc>");
-        xml.push_str(&escape_html(&xml_safe(loc)));
+        xml.push_str(base);
+        escape_html_into(&mut xml, &xml_safe(path));
         xml.push_str("</loc>\n");
         if let Some(t) = lastmod {
             xml.push_str("    <lastmod>");
-            xml.push_str(t);
+            push_rfc3339(&mut xml, *t);
             xml.push_str("</lastmod>\n");
         }
         xml.push_str("  </url>\n");
@@ -123,23 +126,24 @@ mod tests {
 
     #[test]
     fn past_the_limit_the_sitemap_becomes_an_index() {
-        let urls: Vec<(String, Option<&str>)> = vec![
-            ("https://s.example/".into(), Some("2026-11-23T10:00:00Z")),
-            ("https://s.example/a/".into(), Some("2026-01-01T00:00:00Z")),
-            ("https://s.example/b/?x=1&y=2".into(), None),
-            ("https://s.example/c/".into(), Some("2025-05-05T05:05:05Z")),
-            ("https://s.example/d/".into(), None),
+        let at = |t: &str| Some(t.parse::<DateTime<Utc>>().unwrap());
+        let urls: Vec<(&str, Option<DateTime<Utc>>)> = vec![
+            ("", at("2026-11-23T10:00:00Z")),
+            ("a/", at("2026-01-01T00:00:00Z")),
+            ("b/?x=1&y=2", None),
+            ("c/", at("2025-05-05T05:05:05Z")),
+            ("d/", None),
         ];
         let file = |n: usize| format!("https://s.example/sitemap-{n}.xml");
         let text = |o: &Output| String::from_utf8(o.bytes.clone()).unwrap();
 
-        let one = sitemaps(&urls, &file, 5);
+        let one = sitemaps("https://s.example/", &urls, &file, 5);
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].path, "sitemap.xml");
         assert_eq!(text(&one[0]).matches("<url>").count(), 5);
         assert!(text(&one[0]).contains("<loc>https://s.example/b/?x=1&amp;y=2</loc>"));
 
-        let split = sitemaps(&urls, &file, 2);
+        let split = sitemaps("https://s.example/", &urls, &file, 2);
         let paths: Vec<&str> = split.iter().map(|o| o.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -158,7 +158,37 @@ pub fn ended_at(incident: &Incident, now: DateTime<Utc>) -> Option<DateTime<Utc>
 /// RFC 3339 in UTC with seconds: `2026-11-23T08:12:00Z`.
 #[must_use]
 pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    let mut s = String::with_capacity(20);
+    push_rfc3339(&mut s, t);
+    s
+}
+
+/// [`rfc3339`], appended to `out` (without formatting machinery: sitemaps and feeds write
+/// thousands of them).
+pub fn push_rfc3339(out: &mut String, t: DateTime<Utc>) {
+    use chrono::{Datelike as _, Timelike as _};
+    let year = t.year();
+    // Years of other widths and leap seconds (`:60`) as chrono writes them.
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        out.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        return;
+    }
+    let mut buf = *b"0000-00-00T00:00:00Z";
+    for (at, width, n) in [
+        (0, 4, year.unsigned_abs()),
+        (5, 2, t.month()),
+        (8, 2, t.day()),
+        (11, 2, t.hour()),
+        (14, 2, t.minute()),
+        (17, 2, t.second()),
+    ] {
+        let mut n = n;
+        for d in buf[at..at + width].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    out.extend(buf.iter().map(|b| char::from(*b)));
 }
 
 /// Fill `{name}` placeholders of a theme text in one pass, so that text put in (a title with braces,
@@ -256,6 +286,29 @@ pub fn write_error(path: &str, e: &dyn std::fmt::Display) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_is_chronos_format() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Any second from year -500 to 12 000, and the edges of the four-digit years.
+            let secs = (seed % 394_000_000_000) as i64 - 77_900_000_000;
+            for secs in [secs, -62_167_219_200, 253_402_300_799, 0, 1_483_228_799] {
+                // Leap seconds too (nanoseconds past a whole second, on a :59).
+                let nanos =
+                    (seed % 1_000_000_000) as u32 + if secs % 60 == 59 { 1_000_000_000 } else { 0 };
+                let t = DateTime::from_timestamp(secs, nanos).unwrap();
+                assert_eq!(
+                    rfc3339(t),
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "{secs}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn fill_replaces_once_and_keeps_unknown_placeholders() {

@@ -557,15 +557,33 @@ where
 /// # Errors
 /// Rendering or writing problems; `out` is then left as it was.
 pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
-    // The previous output is reused through the spare folder when it can be (same file system).
+    build_on(input, out, previous(input.config, out)?)
+}
+
+/// What the last build into `out` left to reuse (see [`spare`]); `None` where the spare cannot be
+/// used. Independent of the incidents, so it can be read while they are loaded.
+///
+/// # Errors
+/// When the cache folder cannot be made or locked.
+pub fn previous(config: &Config, out: &Path) -> Result<Option<spare::Previous>, Diagnostic> {
+    let _t = crate::timings::span("previous output");
     let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let state = crate::source::cache::dir(input.config).join(format!(
+    let state = crate::source::cache::dir(config).join(format!(
         "site-{}",
         hex(&sha2::Sha256::digest(abs.to_string_lossy().as_bytes())[..6])
     ));
-    let t = crate::timings::span("previous output");
-    let previous = spare::Previous::open(out, &state)?;
-    drop(t);
+    spare::Previous::open(out, &state)
+}
+
+/// [`build`] with the [`previous`] output already read.
+///
+/// # Errors
+/// Rendering or writing problems; `out` is then left as it was.
+pub fn build_on(
+    input: &Input,
+    out: &Path,
+    previous: Option<spare::Previous>,
+) -> Result<Stats, Diagnostics> {
     // How each reused page is kept, as decided while rendering.
     let how: std::sync::Mutex<HashMap<String, spare::Reuse>> = std::sync::Mutex::default();
     let t = crate::timings::span("render (all)");

@@ -189,6 +189,14 @@ impl<'a> Views<'a> {
         format!("incidents/{id}/")
     }
 
+    /// The id of the incident whose page is the file `path` (`incidents/<id>/index.html`).
+    #[must_use]
+    pub fn incident_of_page(path: &str) -> Option<&str> {
+        path.strip_prefix("incidents/")?
+            .strip_suffix("/index.html")
+            .filter(|id| !id.contains('/'))
+    }
+
     #[must_use]
     pub fn incident(&self, i: &'a Incident) -> IncidentView<'a> {
         let now = self.now;

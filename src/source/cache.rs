@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -25,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{R, W};
 use crate::config::Config;
-use crate::model::{ComponentStatus, Impact, Incident, Recency, Status, Update, Window};
+use crate::model::{ComponentStatus, Impact, Incident, Recency, Status, Text, Update, Window};
 
 const MAGIC: &[u8; 8] = b"SCIDX003";
 const RACY: Duration = Duration::from_secs(2);
@@ -85,7 +86,7 @@ fn fingerprint(config: &Config) -> [u8; 32] {
 }
 
 /// Raw records: a buffer, and where in it each asked-for record lies.
-type Records = (Vec<u8>, Vec<Option<Range<usize>>>);
+type Records = (Arc<Vec<u8>>, Vec<Option<Range<usize>>>);
 
 /// One file's entry in the cache's index.
 #[derive(Debug, Clone)]
@@ -120,6 +121,9 @@ pub struct Cache {
     /// The records file, opened when the index was read (it stays readable even if a newer
     /// generation replaces it meanwhile).
     file: Option<std::fs::File>,
+    /// The whole records file, once read (see [`Cache::preload`]); the texts of the incidents
+    /// read from it point into it.
+    all: std::sync::OnceLock<Option<Arc<Vec<u8>>>>,
 }
 
 /// When asking for more records than this, the whole records file is read at once.
@@ -131,6 +135,7 @@ impl Cache {
             fingerprint,
             index: Index::default(),
             file: None,
+            all: std::sync::OnceLock::new(),
         }
     }
 
@@ -153,6 +158,7 @@ impl Cache {
                 fingerprint,
                 index,
                 file: Some(file),
+                all: std::sync::OnceLock::new(),
             },
             None => Cache::empty(fingerprint),
         }
@@ -172,6 +178,37 @@ impl Cache {
         self.index.entries.len()
     }
 
+    /// Read the whole records file now if the incidents `keep` accepts are more than a few (and
+    /// so will be read at once): on another core while the files are checked.
+    pub fn preload(&self, keep: &(dyn Fn(Recency) -> bool + Sync)) {
+        if self
+            .index
+            .entries
+            .values()
+            .filter(|e| keep(e.recency))
+            .count()
+            > READ_ALL
+        {
+            self.all_records();
+        }
+    }
+
+    fn all_records(&self) -> Option<&Arc<Vec<u8>>> {
+        self.all
+            .get_or_init(|| {
+                let _t = crate::timings::span("    read all records");
+                let mut file = self.file.as_ref()?;
+                let mut buf = Vec::new();
+                buf.reserve_exact(usize::try_from(self.index.records_len).ok()?);
+                file.seek(SeekFrom::Start(0)).ok()?;
+                file.take(self.index.records_len)
+                    .read_to_end(&mut buf)
+                    .ok()?;
+                Some(Arc::new(buf))
+            })
+            .as_ref()
+    }
+
     /// Whether the cache knows no file.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -189,8 +226,13 @@ impl Cache {
             .zip(ranges.par_iter())
             .map(|(rel, range)| {
                 let e = self.index.entries.get(*rel)?;
-                let bytes = buf.get(range.clone()?)?;
-                decode_record(bytes, e.id.clone(), incidents_dir.join(rel), e.digest)
+                decode_record(
+                    &buf,
+                    range.clone()?,
+                    e.id.clone(),
+                    incidents_dir.join(rel),
+                    e.digest,
+                )
             })
             .collect()
     }
@@ -206,22 +248,17 @@ impl Cache {
                 usize::try_from(e.len).ok()?,
             ))
         });
-        let mut buf = Vec::new();
         if rels.len() > READ_ALL {
-            let _t = crate::timings::span("    read all records");
-            buf.reserve_exact(usize::try_from(self.index.records_len).ok()?);
-            file.seek(SeekFrom::Start(0)).ok()?;
-            file.take(self.index.records_len)
-                .read_to_end(&mut buf)
-                .ok()?;
+            let buf = self.all_records()?;
             let ranges = located
                 .map(|r| {
                     let (offset, len) = r?;
                     Some(offset..offset.checked_add(len)?)
                 })
                 .collect();
-            return Some((buf, ranges));
+            return Some((Arc::clone(buf), ranges));
         }
+        let mut buf = Vec::new();
         let ranges = located
             .map(|r| {
                 let (offset, len) = r?;
@@ -237,7 +274,7 @@ impl Cache {
                 Some(at..at + len)
             })
             .collect();
-        Some((buf, ranges))
+        Some((Arc::new(buf), ranges))
     }
 
     /// Write the cache of `files` (relative path, stamp, incident), keeping the records of `kept`
@@ -295,7 +332,7 @@ impl Cache {
                 },
             );
         }
-        let kept: Vec<(&str, &Entry)> = kept
+        let mut kept: Vec<(&str, &Entry)> = kept
             .iter()
             .filter_map(|rel| Some((*rel, self.index.entries.get(*rel)?)))
             .collect();
@@ -313,18 +350,14 @@ impl Cache {
             for e in entries.values_mut() {
                 e.offset += at;
             }
-            entries.extend(
-                kept.into_iter()
-                    .map(|(rel, e)| (rel.to_string(), e.clone())),
-            );
             (self.index.generation, at + fresh.0.len() as u64)
         } else {
             // A new generation with the live records only.
             let (buf, ranges) = self
                 .records(&kept.iter().map(|(rel, _)| *rel).collect::<Vec<_>>())
-                .or_else(|| kept.is_empty().then(|| (Vec::new(), Vec::new())))?;
+                .or_else(|| kept.is_empty().then(|| (Arc::new(Vec::new()), Vec::new())))?;
             let mut all = fresh.0;
-            for ((rel, e), range) in kept.into_iter().zip(ranges) {
+            for ((rel, e), range) in std::mem::take(&mut kept).into_iter().zip(ranges) {
                 // A record unreadable now is left out: its file is parsed next time.
                 let Some(bytes) = range.and_then(|r| buf.get(r)) else {
                     continue;
@@ -349,15 +382,17 @@ impl Cache {
         let written_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let index = Index {
-            written_ns,
-            generation,
-            records_len,
-            entries,
-        };
+        // Kept entries are written from this cache's index as they are (compacted ones moved
+        // into `entries`), not copied.
+        let all: Vec<(&str, &Entry)> = entries
+            .iter()
+            .map(|(rel, e)| (rel.as_str(), e))
+            .chain(kept)
+            .collect();
+        let index = encode_index(&self.fingerprint, written_ns, generation, records_len, &all);
         let tmp = dir.join(format!("{INDEX}.tmp-{}", std::process::id()));
-        let written = std::fs::write(&tmp, encode_index(&self.fingerprint, &index)).is_ok()
-            && std::fs::rename(&tmp, dir.join(INDEX)).is_ok();
+        let written =
+            std::fs::write(&tmp, index).is_ok() && std::fs::rename(&tmp, dir.join(INDEX)).is_ok();
         let _ = std::fs::remove_file(&tmp);
         if written {
             // Other generations (and the single file of earlier versions) are not read any more.
@@ -399,15 +434,21 @@ fn current_generation(dir: &Path, fingerprint: &[u8; 32]) -> Option<u64> {
     r.u64()
 }
 
-fn encode_index(fingerprint: &[u8; 32], index: &Index) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(96 + index.entries.len() * 160));
+fn encode_index(
+    fingerprint: &[u8; 32],
+    written_ns: i128,
+    generation: u64,
+    records_len: u64,
+    entries: &[(&str, &Entry)],
+) -> Vec<u8> {
+    let mut w = W(Vec::with_capacity(96 + entries.len() * 200));
     w.0.extend_from_slice(MAGIC);
     w.bytes32(fingerprint);
-    w.i128(index.written_ns);
-    w.u64(index.generation);
-    w.u64(index.records_len);
-    w.u64(index.entries.len() as u64);
-    for (rel, e) in &index.entries {
+    w.i128(written_ns);
+    w.u64(generation);
+    w.u64(records_len);
+    w.u64(entries.len() as u64);
+    for (rel, e) in entries {
         w.str(rel);
         w.u64(e.stamp.size);
         w.i128(e.stamp.mtime_ns);
@@ -508,8 +549,23 @@ fn encode_record(w: &mut W, i: &Incident) {
     w.u8(u8::from(i.broadcast));
 }
 
-fn decode_record(bytes: &[u8], id: String, path: PathBuf, digest: [u8; 32]) -> Option<Incident> {
-    let mut r = R(bytes);
+/// The incident whose record lies at `range` of `buf`; its texts point into `buf`.
+fn decode_record(
+    buf: &Arc<Vec<u8>>,
+    range: Range<usize>,
+    id: String,
+    path: PathBuf,
+    digest: [u8; 32],
+) -> Option<Incident> {
+    let end = range.end;
+    let mut r = R(buf.get(range)?);
+    // A text: its length, then its bytes, which stay where they are.
+    let text = |r: &mut R| {
+        let n = r.u32()? as usize;
+        let start = end - r.0.len();
+        r.take(n)?;
+        Text::shared(buf, start..start + n)
+    };
     let title = r.str()?;
     let components = r.strs()?;
     let impact = *Impact::ALL.get(usize::from(r.u8()?))?;
@@ -528,13 +584,13 @@ fn decode_record(bytes: &[u8], id: String, path: PathBuf, digest: [u8; 32]) -> O
         None
     };
     let cancelled = r.u8()? == 1;
-    let summary = r.str()?;
+    let summary = text(&mut r)?;
     let mut updates = Vec::new();
     for _ in 0..r.u64()? {
         updates.push(Update {
             at: r.time()?,
             status: statuses().nth(usize::from(r.u8()?))?,
-            body: r.str()?,
+            body: text(&mut r)?,
             line: r.u64()? as usize,
         });
     }

@@ -235,7 +235,7 @@ pub fn parse(path: &Path, bytes: &[u8], config: &Config) -> Result<Incident, Dia
         author: front.author,
         scheduled,
         cancelled: front.cancelled,
-        summary,
+        summary: summary.into(),
         updates,
         channels: front.channels,
         digest: Some(digest(path, bytes)),
@@ -456,7 +456,7 @@ fn body(
             let heading = heading(path, text, i + 1, line, config, maintenance, problems);
             if let Some((u, body)) = current.take() {
                 updates.push(Update {
-                    body: join(&body),
+                    body: join(&body).into(),
                     ..u
                 });
             }
@@ -473,7 +473,7 @@ fn body(
     }
     if let Some((u, body)) = current.take() {
         updates.push(Update {
-            body: join(&body),
+            body: join(&body).into(),
             ..u
         });
     }
@@ -609,7 +609,7 @@ fn heading(
     Some(Update {
         at: at_time?,
         status: status?,
-        body: String::new(),
+        body: crate::model::Text::default(),
         line: line_no,
     })
 }

@@ -216,7 +216,7 @@ pub fn load_cached(config: &Config, store: bool) -> Result<Vec<Incident>, Diagno
 pub fn load_cached_where(
     config: &Config,
     store: bool,
-    keep: &dyn Fn(Recency) -> bool,
+    keep: &(dyn Fn(Recency) -> bool + Sync),
 ) -> Result<Vec<Incident>, Diagnostics> {
     let _t = crate::timings::span("load incidents (cached)");
     let dir = config.incidents_path();
@@ -227,34 +227,39 @@ pub fn load_cached_where(
     let cache = cache::Cache::load(config);
     drop(t);
     let t = crate::timings::span("  stat files");
-    let results: Vec<Result<(String, cache::Stamp, Got), Diagnostics>> = files
-        .par_iter()
-        .map(|path| {
-            let rel = path
-                .strip_prefix(&dir)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let unreadable = |e: &std::io::Error| {
-                Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(e)))
-                    .at_file(path)
-                    .hint("check the file's permissions")
-            };
-            // One system call for a plain file; a link is checked before anything is read.
-            let mut meta = std::fs::symlink_metadata(path).map_err(|e| unreadable(&e))?;
-            if meta.file_type().is_symlink() {
-                check_link(path, &config.root)?;
-                meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
-            }
-            let stamp = cache::Stamp::of(&meta);
-            if let Some((id, recency)) = cache.get(&rel, stamp) {
-                return Ok((rel, stamp, Got::Cached(id.to_string(), recency)));
-            }
-            let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
-            let incident = incident::parse(path, &bytes, config)?;
-            Ok((rel, stamp, Got::Parsed(Box::new(incident))))
-        })
-        .collect();
+    let (results, ()) = rayon::join(
+        || {
+            files
+                .par_iter()
+                .map(|path| {
+                    let rel = path
+                        .strip_prefix(&dir)
+                        .unwrap_or(path)
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    let unreadable = |e: &std::io::Error| {
+                        Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(e)))
+                            .at_file(path)
+                            .hint("check the file's permissions")
+                    };
+                    // One system call for a plain file; a link is checked before anything is read.
+                    let mut meta = std::fs::symlink_metadata(path).map_err(|e| unreadable(&e))?;
+                    if meta.file_type().is_symlink() {
+                        check_link(path, &config.root)?;
+                        meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
+                    }
+                    let stamp = cache::Stamp::of(&meta);
+                    if let Some((id, recency)) = cache.get(&rel, stamp) {
+                        return Ok((rel, stamp, Got::Cached(id.to_string(), recency)));
+                    }
+                    let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
+                    let incident = incident::parse(path, &bytes, config)?;
+                    Ok((rel, stamp, Got::Parsed(Box::new(incident))))
+                })
+                .collect::<Vec<Result<(String, cache::Stamp, Got), Diagnostics>>>()
+        },
+        || cache.preload(keep),
+    );
     drop(t);
     let mut problems = Diagnostics::default();
     // Every file's id, for the duplicate check; the incidents wanted, parsed or to be read.

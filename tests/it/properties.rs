@@ -298,7 +298,7 @@ fn incident(
             Update {
                 at,
                 status: statuses[status % statuses.len()],
-                body: String::new(),
+                body: statuscast::model::Text::default(),
                 line: line + 6,
             }
         })
@@ -316,7 +316,7 @@ fn incident(
             end: start + TimeDelta::minutes(s + len),
         }),
         cancelled: false,
-        summary: String::new(),
+        summary: statuscast::model::Text::default(),
         updates,
         channels: None,
         broadcast: true,
