@@ -10,6 +10,7 @@ pub mod codec;
 pub mod config;
 pub mod diagnostics;
 pub mod faults;
+pub mod folder;
 pub mod model;
 pub mod ops;
 pub mod site;

@@ -25,6 +25,13 @@ use crate::cli::{ChannelsCommand, Cli, Command, Global, LedgerCommand};
 /// # Errors
 /// Anything that stops the command; printed once by `main`.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
+    let result = dispatch(cli);
+    // A parse cache still being written is finished before the process ends.
+    crate::source::cache::wait();
+    result
+}
+
+fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Build(args) => build::run(&cli.global, args),
         Command::Check => check::run(&cli.global),

@@ -17,7 +17,13 @@ use crate::model::Incident;
 
 /// `YYYYMMDDTHHMMSSZ`.
 fn utc(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+    // `2026-11-23T10:00:00Z` without its separators, for the four-digit years a calendar has.
+    let text = super::machine::rfc3339(t);
+    if text.len() == 20 {
+        text.replace(['-', ':'], "")
+    } else {
+        t.format("%Y%m%dT%H%M%SZ").to_string()
+    }
 }
 
 /// Escape a TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and newlines; control
@@ -42,6 +48,9 @@ pub fn escape_text(text: &str) -> String {
 /// Fold a content line at 75 octets (RFC 5545 3.1) and end it with CRLF.
 #[must_use]
 pub fn fold(line: &str) -> String {
+    if line.len() <= 75 {
+        return format!("{line}\r\n");
+    }
     let mut out = String::with_capacity(line.len() + line.len() / 70 * 3 + 2);
     let mut len = 0;
     for c in line.chars() {
@@ -159,6 +168,24 @@ pub fn render(m: &Machine) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_is_the_basic_format() {
+        for secs in [
+            0,
+            1_483_228_799,
+            1_795_428_000,
+            -62_167_219_200,
+            253_402_300_799,
+        ] {
+            for nanos in [0, 999_999_999, 1_500_000_000] {
+                let Some(t) = chrono::DateTime::from_timestamp(secs, nanos) else {
+                    continue;
+                };
+                assert_eq!(utc(t), t.format("%Y%m%dT%H%M%SZ").to_string(), "{t:?}");
+            }
+        }
+    }
 
     #[test]
     fn folds_at_75_octets_without_splitting_characters() {

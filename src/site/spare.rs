@@ -26,6 +26,7 @@ use super::Output;
 use super::write::{check_contained, io_error, swap_in};
 use crate::codec::{R, W};
 use crate::diagnostics::Diagnostic;
+use crate::folder::Folder;
 
 /// A page's input key (see `site::render_with`): the same key, the same bytes.
 pub type Key = [u8; 32];
@@ -183,9 +184,9 @@ impl Previous {
             .spare
             .as_ref()
             .is_some_and(|m| m.files.get(path).is_some_and(|e| e.hash == *hash));
-        if spare_has && self.spare_dir.intact(path, size) {
+        if spare_has && self.spare_dir.has_file(path, size) {
             Reuse::Kept
-        } else if self.out_dir.intact(path, size) {
+        } else if self.out_dir.has_file(path, size) {
             Reuse::Copy
         } else {
             Reuse::No
@@ -435,45 +436,6 @@ pub fn sync_reusing(
     drop(t);
     drop(held);
     Ok(())
-}
-
-/// A folder whose files are checked by [`intact`], relative to it.
-struct Folder {
-    path: PathBuf,
-    #[cfg(target_os = "linux")]
-    fd: Option<rustix::fd::OwnedFd>,
-}
-
-impl Folder {
-    fn open(path: &Path) -> Folder {
-        Folder {
-            path: path.to_path_buf(),
-            #[cfg(target_os = "linux")]
-            fd: rustix::fs::open(
-                path,
-                rustix::fs::OFlags::PATH
-                    | rustix::fs::OFlags::DIRECTORY
-                    | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .ok(),
-        }
-    }
-
-    /// Is `rel` a file (not a link) of `size` bytes in this folder?
-    fn intact(&self, rel: &str, size: u64) -> bool {
-        #[cfg(target_os = "linux")]
-        if let Some(fd) = &self.fd {
-            return rustix::fs::statat(fd, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(
-                |st| {
-                    rustix::fs::FileType::from_raw_mode(st.st_mode)
-                        == rustix::fs::FileType::RegularFile
-                        && u64::try_from(st.st_size) == Ok(size)
-                },
-            );
-        }
-        intact(&self.path.join(rel), size)
-    }
 }
 
 /// Is `path` a file (not a link) of `size` bytes?

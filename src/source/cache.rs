@@ -46,19 +46,16 @@ pub struct Stamp {
 impl Stamp {
     #[must_use]
     pub fn of(meta: &std::fs::Metadata) -> Stamp {
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128);
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(meta);
-        #[cfg(not(unix))]
-        let inode = 0;
+        Stamp::from(crate::folder::Lstat::of(meta))
+    }
+}
+
+impl From<crate::folder::Lstat> for Stamp {
+    fn from(st: crate::folder::Lstat) -> Stamp {
         Stamp {
-            size: meta.len(),
-            mtime_ns,
-            inode,
+            size: st.size,
+            mtime_ns: st.mtime_ns,
+            inode: st.inode,
         }
     }
 }
@@ -281,8 +278,38 @@ impl Cache {
     /// (files that were not read this time, unchanged) from this cache; best effort, never an
     /// error: a build that cannot write its cache is only slower next time.
     pub fn store(&self, config: &Config, files: &[(String, Stamp, &Incident)], kept: &[&str]) {
+        self.write(&dir(config), Fresh::encode(files), kept);
+    }
+
+    /// [`Cache::store`] on another thread: the records of `files` are encoded now, the files are
+    /// written while the caller goes on. [`wait`] waits for it (before the process ends); at most
+    /// one such write is under way.
+    pub fn store_later(
+        self,
+        config: &Config,
+        files: &[(String, Stamp, &Incident)],
+        kept: Vec<String>,
+    ) {
+        let fresh = Fresh::encode(files);
         let dir = dir(config);
-        if std::fs::create_dir_all(&dir).is_err() {
+        let mut pending = PENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(earlier) = pending.take() {
+            let _ = earlier.join();
+        }
+        let spawned = std::thread::Builder::new()
+            .name("cache".into())
+            .spawn(move || {
+                let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+                self.write(&dir, fresh, &kept);
+            });
+        *pending = spawned.ok();
+    }
+
+    fn write(&self, dir: &Path, fresh: Fresh, kept: &[&str]) {
+        let _t = crate::timings::span("  cache store");
+        if std::fs::create_dir_all(dir).is_err() {
             return;
         }
         // Keep the cache out of git even when `.statuscast/` is committed for the ledger.
@@ -305,33 +332,16 @@ impl Cache {
         if lock.lock().is_err() {
             return;
         }
-        let _ = self.store_locked(&dir, files, kept);
+        let _ = self.store_locked(dir, fresh, kept);
         drop(lock);
     }
 
-    fn store_locked(
-        &self,
-        dir: &Path,
-        files: &[(String, Stamp, &Incident)],
-        kept: &[&str],
-    ) -> Option<()> {
-        let mut fresh = W(Vec::with_capacity(files.len() * 2048));
-        let mut entries: HashMap<String, Entry> = HashMap::with_capacity(files.len() + kept.len());
-        for (rel, stamp, i) in files {
-            let offset = fresh.0.len() as u64;
-            encode_record(&mut fresh, i);
-            entries.insert(
-                rel.clone(),
-                Entry {
-                    stamp: *stamp,
-                    id: i.id.clone(),
-                    recency: i.recency(),
-                    digest: i.content_key(),
-                    offset,
-                    len: fresh.0.len() as u64 - offset,
-                },
-            );
-        }
+    fn store_locked(&self, dir: &Path, fresh: Fresh, kept: &[&str]) -> Option<()> {
+        let Fresh {
+            records,
+            mut entries,
+        } = fresh;
+        let fresh = W(records);
         let mut kept: Vec<(&str, &Entry)> = kept
             .iter()
             .filter_map(|rel| Some((*rel, self.index.entries.get(*rel)?)))
@@ -409,6 +419,53 @@ impl Cache {
             }
         }
         Some(())
+    }
+}
+
+/// Parsed incidents encoded for the cache: their records, and their index entries (offsets
+/// within `records`).
+struct Fresh {
+    records: Vec<u8>,
+    entries: HashMap<String, Entry>,
+}
+
+impl Fresh {
+    fn encode(files: &[(String, Stamp, &Incident)]) -> Fresh {
+        let mut records = W(Vec::with_capacity(files.len() * 2048));
+        let mut entries = HashMap::with_capacity(files.len());
+        for (rel, stamp, i) in files {
+            let offset = records.0.len() as u64;
+            encode_record(&mut records, i);
+            entries.insert(
+                rel.clone(),
+                Entry {
+                    stamp: *stamp,
+                    id: i.id.clone(),
+                    recency: i.recency(),
+                    digest: i.content_key(),
+                    offset,
+                    len: records.0.len() as u64 - offset,
+                },
+            );
+        }
+        Fresh {
+            records: records.0,
+            entries,
+        }
+    }
+}
+
+/// The write started by [`Cache::store_later`], if any.
+static PENDING: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> = std::sync::Mutex::new(None);
+
+/// Wait for the cache write under way, if any (the process must not end before it).
+pub fn wait() {
+    let pending = PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(h) = pending {
+        let _ = h.join();
     }
 }
 

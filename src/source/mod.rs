@@ -18,54 +18,7 @@ use crate::model::{Incident, Recency};
 /// # Errors
 /// When the folder cannot be read.
 pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| {
-            Diagnostic::new(format!(
-                "cannot read the incidents folder {}: {}",
-                d.display(),
-                crate::io_reason(&e)
-            ))
-            .hint("create it, or set incidents_dir in statuscast.yaml")
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|e| {
-                Diagnostic::new(format!(
-                    "cannot list {}: {}",
-                    d.display(),
-                    crate::io_reason(&e)
-                ))
-            })?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let file_type = entry.file_type().map_err(|e| {
-                Diagnostic::new(format!(
-                    "cannot read {}: {}",
-                    path.display(),
-                    crate::io_reason(&e)
-                ))
-            })?;
-            if file_type.is_dir() {
-                stack.push(path);
-            } else if file_type.is_symlink() && path.is_dir() {
-                return Err(Diagnostic::new(
-                    "this is a link to a folder; statuscast does not follow folder links",
-                )
-                .at_file(&path)
-                .hint("move the incident files into the incidents folder, or link each file"));
-            } else if Path::new(&name)
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("md"))
-                && !name.eq_ignore_ascii_case("readme.md")
-            {
-                out.push(path);
-            }
-        }
-    }
+    let mut out = list(dir)?;
     // In the order of their components (`a/b` before `a-b`), compared as bytes with the separator
     // first: comparing `Path`s component by component is ten times slower.
     let sort_key = |p: &PathBuf| {
@@ -83,6 +36,63 @@ pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     };
     out.sort_by_cached_key(sort_key);
     Ok(out)
+}
+
+/// The incident files of `dir` and, each on the next free core, of its subfolders (unsorted).
+fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Diagnostic::new(format!(
+            "cannot read the incidents folder {}: {}",
+            dir.display(),
+            crate::io_reason(&e)
+        ))
+        .hint("create it, or set incidents_dir in statuscast.yaml")
+    })?;
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Diagnostic::new(format!(
+                "cannot list {}: {}",
+                dir.display(),
+                crate::io_reason(&e)
+            ))
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(|e| {
+            Diagnostic::new(format!(
+                "cannot read {}: {}",
+                path.display(),
+                crate::io_reason(&e)
+            ))
+        })?;
+        if file_type.is_dir() {
+            folders.push(path);
+        } else if file_type.is_symlink() && path.is_dir() {
+            return Err(Diagnostic::new(
+                "this is a link to a folder; statuscast does not follow folder links",
+            )
+            .at_file(&path)
+            .hint("move the incident files into the incidents folder, or link each file"));
+        } else if Path::new(&*name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md"))
+            && !name.eq_ignore_ascii_case("readme.md")
+        {
+            files.push(path);
+        }
+    }
+    let below: Vec<Vec<PathBuf>> = folders
+        .par_iter()
+        .map(|d| list(d))
+        .collect::<Result<_, _>>()?;
+    files.extend(below.into_iter().flatten());
+    Ok(files)
 }
 
 /// The text of a user file, or a diagnostic at the first byte that is not UTF-8.
@@ -227,6 +237,7 @@ pub fn load_cached_where(
     let cache = cache::Cache::load(config);
     drop(t);
     let t = crate::timings::span("  stat files");
+    let folder = crate::folder::Folder::open(&dir);
     let (results, ()) = rayon::join(
         || {
             files
@@ -243,12 +254,13 @@ pub fn load_cached_where(
                             .hint("check the file's permissions")
                     };
                     // One system call for a plain file; a link is checked before anything is read.
-                    let mut meta = std::fs::symlink_metadata(path).map_err(|e| unreadable(&e))?;
-                    if meta.file_type().is_symlink() {
+                    let st = folder.lstat(&rel).map_err(|e| unreadable(&e))?;
+                    let stamp = if st.is_symlink {
                         check_link(path, &config.root)?;
-                        meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
-                    }
-                    let stamp = cache::Stamp::of(&meta);
+                        cache::Stamp::of(&std::fs::metadata(path).map_err(|e| unreadable(&e))?)
+                    } else {
+                        cache::Stamp::from(st)
+                    };
                     if let Some((id, recency)) = cache.get(&rel, stamp) {
                         return Ok((rel, stamp, Got::Cached(id.to_string(), recency)));
                     }
@@ -332,11 +344,10 @@ pub fn load_cached_where(
     // Files deleted since the cache was written leave entries behind.
     let gone = cache.len() > hits;
     if store && problems.is_empty() && (parsed > 0 || gone) {
-        let _t = crate::timings::span("  cache store");
+        // Written on another thread while the caller goes on; `cache::wait` before the end.
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             fresh.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
-        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
-        cache.store(config, &entries, &kept);
+        cache.store_later(config, &entries, kept);
     }
     incidents.extend(fresh.into_iter().map(|(_, _, i)| i));
     check_ids(&ids, &mut problems);
