@@ -413,7 +413,10 @@ impl Cache {
                     .strip_prefix("incidents-")
                     .and_then(|n| n.strip_suffix(".rec"))
                     .is_some_and(|n| n != generation.to_string());
-                if other_generation || name == "incidents.bin" {
+                // Temporary files of writers killed half-way (one writer at a time: not ours).
+                let leftover = name.starts_with(&format!("{INDEX}.tmp-")) && e.path() != tmp
+                    || name.ends_with(".rec.tmp");
+                if other_generation || leftover || name == "incidents.bin" {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -754,6 +757,14 @@ mod tests {
         let mut cache = cache;
         let mut last = a.clone();
         let mut generations = vec![cache.index.generation];
+        // Left by writers killed half-way: cleared by the next write.
+        let leftovers = [
+            dir_of(&config).join(format!("{INDEX}.tmp-999999")),
+            dir_of(&config).join("incidents-77.rec.tmp"),
+        ];
+        for f in &leftovers {
+            std::fs::write(f, "half").unwrap();
+        }
         for n in 0..40 {
             let edited = parse("2026/a.md", &format!("{text}\nEdit {n}.\n"));
             cache.store(&config, &[("2026/a.md".into(), stamp, &edited)], &["b.md"]);
@@ -767,6 +778,7 @@ mod tests {
             last = edited;
         }
         assert_eq!(generations[1], generations[0], "appended, not rewritten");
+        assert!(leftovers.iter().all(|f| !f.exists()));
         assert!(
             records(generations[0]).is_err() || generations.iter().all(|g| *g == generations[0])
         );

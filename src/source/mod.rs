@@ -38,7 +38,7 @@ pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     Ok(out)
 }
 
-/// The incident files of `dir` and, each on the next free core, of its subfolders (unsorted).
+/// The incident files of `dir` and of its subfolders (unsorted).
 fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Diagnostic::new(format!(
@@ -87,11 +87,9 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             files.push(path);
         }
     }
-    let below: Vec<Vec<PathBuf>> = folders
-        .par_iter()
-        .map(|d| list(d))
-        .collect::<Result<_, _>>()?;
-    files.extend(below.into_iter().flatten());
+    for d in &folders {
+        files.extend(list(d)?);
+    }
     Ok(files)
 }
 
@@ -328,6 +326,7 @@ pub fn load_cached_where(
             }
         }
     }
+    let t = crate::timings::span("  sort out");
     // Records read from the cache are kept as they are; only what was parsed is written.
     let mut fresh: Vec<(String, cache::Stamp, Incident)> = Vec::new();
     let mut incidents: Vec<Incident> = Vec::with_capacity(got.len());
@@ -350,6 +349,8 @@ pub fn load_cached_where(
         cache.store_later(config, &entries, kept);
     }
     incidents.extend(fresh.into_iter().map(|(_, _, i)| i));
+    drop(t);
+    let _t = crate::timings::span("  ids + order");
     check_ids(&ids, &mut problems);
     finish(incidents, problems)
 }
@@ -370,15 +371,23 @@ fn check_ids(ids: &[(String, PathBuf)], problems: &mut Diagnostics) {
 
 /// Sorted problems, incidents newest first.
 fn finish(
-    mut incidents: Vec<Incident>,
+    incidents: Vec<Incident>,
     mut problems: Diagnostics,
 ) -> Result<Vec<Incident>, Diagnostics> {
     problems.sort();
-    // Newest first: the order every page and feed shows.
-    incidents.sort_by(|a, b| {
-        b.started_at()
-            .cmp(&a.started_at())
-            .then_with(|| a.id.cmp(&b.id))
+    // Newest first: the order every page and feed shows. Sorted as (start, position) pairs, each
+    // start worked out once, then the incidents moved into that order.
+    let mut order: Vec<(chrono::DateTime<chrono::Utc>, usize)> = incidents
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.started_at(), n))
+        .collect();
+    order.sort_unstable_by(|(ta, a), (tb, b)| {
+        tb.cmp(ta)
+            .then_with(|| incidents[*a].id.cmp(&incidents[*b].id))
+            .then_with(|| a.cmp(b))
     });
+    let mut slots: Vec<Option<Incident>> = incidents.into_iter().map(Some).collect();
+    let incidents: Vec<Incident> = order.iter().filter_map(|(_, n)| slots[*n].take()).collect();
     problems.into_result(incidents)
 }
