@@ -15,6 +15,44 @@ use crate::model::Incident;
 /// The most URLs one sitemap file may list (sitemaps.org; the 50 MB limit per file is far away).
 const MAX_URLS: usize = 50_000;
 
+/// Is `path` a page the sitemap lists?
+fn listed(path: &str) -> bool {
+    path == "index.html" || path.ends_with("/index.html")
+}
+
+/// The files [`render`] makes for `pages`, and their key: the pages listed (in any order), when each
+/// incident last changed, when the site did, and `global` (config, theme, statuscast).
+#[must_use]
+pub fn keyed(m: &Machine, global: &[u8; 32], pages: &[&str]) -> (Vec<String>, [u8; 32]) {
+    use sha2::Digest as _;
+    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    // The set of pages without sorting it: the sum of two hashes of each path.
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let (mut sum_a, mut sum_b, mut count) = (0u64, 0u64, 0usize);
+    for p in pages.iter().filter(|p| listed(p)) {
+        sum_a = sum_a.wrapping_add(hasher.hash_one(p));
+        sum_b = sum_b.wrapping_add(hasher.hash_one((1u8, p)));
+        count += 1;
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(global);
+    h.update(b"sitemap 1");
+    h.update(sum_a.to_le_bytes());
+    h.update(sum_b.to_le_bytes());
+    h.update((count as u64).to_le_bytes());
+    h.update(m.last_change.timestamp().to_le_bytes());
+    for i in &m.visible {
+        h.update(i.id.as_bytes());
+        h.update([0]);
+        h.update(changed_at(i, m.now).timestamp().to_le_bytes());
+    }
+    let mut paths = vec!["robots.txt".to_string(), "sitemap.xml".to_string()];
+    if count > MAX_URLS {
+        paths.extend((1..=count.div_ceil(MAX_URLS)).map(|k| format!("sitemap-{k}.xml")));
+    }
+    (paths, h.finalize().into())
+}
+
 /// `robots.txt` and `sitemap.xml`; `pages` are the rendered files, whose `index.html` pages are listed.
 #[must_use]
 pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
@@ -23,11 +61,7 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         m.url("sitemap.xml")
     );
     let by_id: HashMap<&str, &Incident> = m.visible.iter().map(|i| (i.id.as_str(), *i)).collect();
-    let mut paths: Vec<&str> = pages
-        .iter()
-        .copied()
-        .filter(|p| *p == "index.html" || p.ends_with("/index.html"))
-        .collect();
+    let mut paths: Vec<&str> = pages.iter().copied().filter(|p| listed(p)).collect();
     paths.sort_unstable();
     let urls: Vec<(&str, Option<DateTime<Utc>>)> = paths
         .into_iter()

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
 
 use super::machine::{Machine, fill, rfc3339, write_error, xml_safe};
 use super::{Output, ids, markdown};
@@ -47,6 +48,47 @@ struct Feed {
 /// # Errors
 /// When a feed cannot be serialized.
 pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
+    let (entries, feeds) = select(m);
+    render_selected(m, entries, &feeds)
+}
+
+/// The feeds' files with the key of what they show: each feed's entries (their incidents' content
+/// and which update), its time, and `global` (config, theme, statuscast). The same key, the same
+/// bytes. `make` renders them.
+pub fn keyed(
+    m: &Machine,
+    global: &[u8; 32],
+) -> (
+    Vec<String>,
+    [u8; 32],
+    impl FnOnce() -> Result<Vec<Output>, Diagnostic>,
+) {
+    let (entries, feeds) = select(m);
+    let mut h = Sha256::new();
+    h.update(global);
+    h.update(b"feeds 1");
+    for feed in &feeds {
+        h.update(feed.dir.as_bytes());
+        h.update([0]);
+        h.update((feed.entries.len() as u64).to_le_bytes());
+        h.update(updated(m, feed, &entries).timestamp().to_le_bytes());
+        for &n in &feed.entries {
+            let e = &entries[n];
+            h.update(e.incident.content_key());
+            h.update((e.index as u64).to_le_bytes());
+        }
+    }
+    let paths = feeds
+        .iter()
+        .flat_map(|f| [format!("{}feed.atom", f.dir), format!("{}feed.rss", f.dir)])
+        .collect();
+    (paths, h.finalize().into(), move || {
+        render_selected(m, entries, &feeds)
+    })
+}
+
+/// Every published update, newest first, and the feeds with the entries each shows.
+fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
     // Newest first; at the same moment by incident id, then the later update first. The id's rank
     // stands in for the id: years of history sort on integers, not strings.
     let mut by_id: Vec<usize> = (0..m.visible.len()).collect();
@@ -68,7 +110,7 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
         }
     }
     keyed.par_sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
-    let mut entries: Vec<Entry> = keyed.into_iter().map(|(_, _, _, e)| e).collect();
+    let entries: Vec<Entry> = keyed.into_iter().map(|(_, _, _, e)| e).collect();
 
     let site = m.config.site.title.as_str();
     let description = m
@@ -101,6 +143,14 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
         });
     }
 
+    (entries, feeds)
+}
+
+fn render_selected(
+    m: &Machine,
+    mut entries: Vec<Entry>,
+    feeds: &[Feed],
+) -> Result<Vec<Output>, Diagnostic> {
     // Render each update's Markdown once, and only those some feed shows.
     let used: BTreeSet<usize> = feeds
         .iter()
@@ -139,7 +189,7 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     }
 
     let mut out = Vec::with_capacity(feeds.len() * 2);
-    for feed in &feeds {
+    for feed in feeds {
         let path = format!("{}feed.atom", feed.dir);
         let bytes = atom(m, feed, &entries, &html).map_err(|e| write_error(&path, &e))?;
         out.push(Output { path, bytes });

@@ -95,6 +95,22 @@ fn description(m: &Machine, incident: &Incident) -> String {
     parts.join("\n\n")
 }
 
+/// The key of the calendar: each maintenance's content, how many of its updates are published and
+/// when it last changed (all it depends on besides `global`: config, theme, statuscast).
+#[must_use]
+pub fn key(m: &Machine, global: &[u8; 32]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(global);
+    h.update(b"calendar 1");
+    for i in m.visible.iter().filter(|i| i.scheduled.is_some()) {
+        h.update(i.content_key());
+        h.update((i.published(m.now).len() as u64).to_le_bytes());
+        h.update(changed_at(i, m.now).timestamp().to_le_bytes());
+    }
+    h.finalize().into()
+}
+
 /// The calendar of all maintenance windows, in start order.
 #[must_use]
 pub fn render(m: &Machine) -> Output {

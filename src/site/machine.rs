@@ -239,42 +239,104 @@ pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
 /// # Errors
 /// When an output cannot be serialized.
 pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnostics> {
+    Ok(render_reusing(input, existing, &[0; 32], &|_, _| false)?.files)
+}
+
+/// What [`render_reusing`] made.
+pub struct Machined {
+    pub files: Vec<Output>,
+    /// The input key of the outputs that have one (feeds, calendar, sitemap), as pages have.
+    pub keys: Vec<(String, [u8; 32])>,
+    /// Outputs not made because `reuse(path, key)` kept the previous build's.
+    pub reused: Vec<String>,
+}
+
+/// An output made now, or kept: its files, its keys, the paths kept.
+type Made = (
+    Result<Vec<Output>, Diagnostic>,
+    Vec<(String, [u8; 32])>,
+    Vec<String>,
+);
+
+/// [`render`], where the feeds, the calendar and the sitemap, whose input keys (with `global`, see
+/// `site::render_with`) `reuse` accepts for every file, are not made again.
+///
+/// # Errors
+/// When an output cannot be serialized.
+pub fn render_reusing(
+    input: &Input,
+    existing: &[&str],
+    global: &[u8; 32],
+    reuse: &(dyn Fn(&str, &[u8; 32]) -> bool + Sync),
+) -> Result<Machined, Diagnostics> {
     let t = crate::timings::span("  machine model");
     let m = Machine::new(input);
     drop(t);
-    let mut problems = Diagnostics::default();
-    let mut out = Vec::new();
-    let mut add = |r: Result<Vec<Output>, Diagnostic>| match r {
-        Ok(files) => out.extend(files),
-        Err(d) => problems.push(d),
+    let taken: BTreeSet<&str> = existing.iter().copied().collect();
+    // A keyed output is kept when every one of its files can be, and no theme file takes its place.
+    let keep = |paths: &[String], key: &[u8; 32]| {
+        !paths.iter().any(|p| taken.contains(p.as_str())) && paths.iter().all(|p| reuse(p, key))
     };
-    // Independent of each other: on both cores.
     let timed = |name: &'static str, f: &dyn Fn() -> Result<Vec<Output>, Diagnostic>| {
         let _t = crate::timings::span(name);
         f()
     };
+    let feeds = || -> Made {
+        let _t = crate::timings::span("  feeds");
+        let (paths, key, make) = feeds::keyed(&m, global);
+        let keys = paths.iter().map(|p| (p.clone(), key)).collect();
+        if keep(&paths, &key) {
+            (Ok(Vec::new()), keys, paths)
+        } else {
+            (make(), keys, Vec::new())
+        }
+    };
+    let calendar = || -> Made {
+        let _t = crate::timings::span("  calendar");
+        let paths = vec!["maintenance.ics".to_string()];
+        let key = ics::key(&m, global);
+        let keys = vec![(paths[0].clone(), key)];
+        if keep(&paths, &key) {
+            (Ok(Vec::new()), keys, paths)
+        } else {
+            (Ok(vec![ics::render(&m)]), keys, Vec::new())
+        }
+    };
+    let sitemap = || -> Made {
+        let _t = crate::timings::span("  sitemap");
+        let (paths, key) = discovery::keyed(&m, global, existing);
+        let keys = paths.iter().map(|p| (p.clone(), key)).collect();
+        if keep(&paths, &key) {
+            (Ok(Vec::new()), keys, paths)
+        } else {
+            (Ok(discovery::render(&m, existing)), keys, Vec::new())
+        }
+    };
+    // Independent of each other: on both cores.
     let ((feeds, ics), (api, discovery)) = rayon::join(
-        || {
-            rayon::join(
-                || timed("  feeds", &|| feeds::render(&m)),
-                || timed("  calendar", &|| Ok(vec![ics::render(&m)])),
-            )
-        },
-        || {
-            rayon::join(
-                || timed("  api", &|| api::render(&m)),
-                || timed("  sitemap", &|| Ok(discovery::render(&m, existing))),
-            )
-        },
+        || rayon::join(feeds, calendar),
+        || rayon::join(|| timed("  api", &|| api::render(&m)), sitemap),
     );
-    add(feeds);
-    add(ics);
+    let mut problems = Diagnostics::default();
+    let mut made = Machined {
+        files: Vec::new(),
+        keys: Vec::new(),
+        reused: Vec::new(),
+    };
+    let mut add = |r: Result<Vec<Output>, Diagnostic>| match r {
+        Ok(files) => made.files.extend(files),
+        Err(d) => problems.push(d),
+    };
     add(api);
     add(Ok(badges::render(&m)));
-    add(discovery);
-    let taken: BTreeSet<&str> = existing.iter().copied().collect();
-    out.retain(|o| !taken.contains(o.path.as_str()));
-    problems.into_result(out)
+    for (files, keys, reused) in [feeds, ics, discovery] {
+        add(files);
+        made.keys.extend(keys);
+        made.reused.extend(reused);
+    }
+    made.files.retain(|o| !taken.contains(o.path.as_str()));
+    made.keys.retain(|(p, _)| !taken.contains(p.as_str()));
+    problems.into_result(made)
 }
 
 /// A serialization error of an output, for the user.

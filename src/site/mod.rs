@@ -442,8 +442,15 @@ pub fn render_with(
         .map(|o| o.path.as_str())
         .chain(reused.iter().map(String::as_str))
         .collect();
-    match machine::render(input, &paths) {
-        Ok(files) => out.extend(files),
+    let machined = machine::render_reusing(input, &paths, &global, reuse);
+    drop(paths);
+    let mut reused = reused;
+    match machined {
+        Ok(m) => {
+            out.extend(m.files);
+            keys.extend(m.keys);
+            reused.extend(m.reused);
+        }
         Err(d) => problems.extend(d),
     }
     drop(t);

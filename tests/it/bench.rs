@@ -138,4 +138,75 @@ fn an_incremental_rebuild_equals_a_full_build() {
     // Nothing changed: the next build keeps every file.
     statuscast(&repo, &["build"]);
     assert!(files(&repo.join("public")) == a);
+
+    // Feeds and calendar are kept when what they show did not change, and made again when it did:
+    // each rebuild equals a full build into a new folder.
+    let same_as_full = |n: usize, what: &str| {
+        statuscast(&repo, &["build"]);
+        let full = format!("full{n}");
+        statuscast(&repo, &["build", "--out", &full]);
+        assert!(
+            files(&repo.join("public")) == files(&repo.join(&full)),
+            "after {what}: the rebuild differs from a full build"
+        );
+    };
+    let append = |path: &std::path::Path, text: &str| {
+        let mut t = std::fs::read_to_string(path).unwrap();
+        t.push_str(text);
+        std::fs::write(path, t).unwrap();
+    };
+    // An old incident: neither feeds nor calendar change.
+    append(&md[3], "\nNoch ein Nachtrag.\n");
+    same_as_full(1, "an old incident");
+    // The newest update's text: the feeds change.
+    append(
+        &repo.join("incidents/2026-11-23-neu.md"),
+        "Jetzt mit **mehr** Text.\n",
+    );
+    same_as_full(2, "the newest update");
+    let feed = std::fs::read_to_string(repo.join("public/feed.atom")).unwrap();
+    assert!(feed.contains("mehr"), "the feed shows the new text");
+    // A later update: the pages stay the same, but the sitemap's time of the incident changes.
+    append(
+        &repo.join("incidents/2026-11-23-neu.md"),
+        "\n## 2026-11-23 09:40 resolved\nBehoben.\n",
+    );
+    same_as_full(4, "a later update");
+    let sitemap = std::fs::read_to_string(repo.join("public/sitemap.xml")).unwrap();
+    assert!(sitemap.contains("2026-11-23T08:40:00Z"), "{sitemap}");
+    // An old incident ends a minute later: only its time in the sitemap changes there.
+    let old = std::fs::read_to_string(&md[3]).unwrap();
+    let at = old.rfind("\n## ").unwrap() + 1;
+    let line_end = at + old[at..].find('\n').unwrap_or(old.len() - at);
+    let mut words: Vec<String> = old[at..line_end].split(' ').map(String::from).collect();
+    let (hour, minute) = words[2].split_once(':').unwrap();
+    let minute: u32 = minute.parse().unwrap();
+    let later = if minute < 59 { minute + 1 } else { minute - 1 };
+    words[2] = format!("{hour}:{later:02}");
+    std::fs::write(
+        &md[3],
+        format!("{}{}{}", &old[..at], words.join(" "), &old[line_end..]),
+    )
+    .unwrap();
+    same_as_full(5, "an old incident's last time");
+    // A maintenance's text: the calendar changes.
+    let maintenance = md
+        .iter()
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("\nscheduled:"))
+        .expect("the generator writes maintenance");
+    let text = std::fs::read_to_string(maintenance).unwrap();
+    let (front, body) = text[4..].split_once("\n---\n").unwrap();
+    std::fs::write(
+        maintenance,
+        format!("---\n{front}\n---\nGeänderte Ankündigung.\n{body}"),
+    )
+    .unwrap();
+    same_as_full(3, "a maintenance");
+    let ics = std::fs::read_to_string(repo.join("public/maintenance.ics"))
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(
+        ics.contains("Geänderte Ankündigung"),
+        "the calendar shows the new text"
+    );
 }
