@@ -118,7 +118,7 @@ pub fn fits(counting: Counting, text: &str) -> bool {
 /// A post split into its fixed parts and the prose between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts<'a> {
-    /// Fixed text before the prose, e.g. "[Störung] Mobilfunk: ".
+    /// Fixed text before the prose, e.g. `"[Störung] Mobilfunk: "`.
     pub before: &'a str,
     /// The shortenable text.
     pub prose: &'a str,

@@ -232,16 +232,6 @@ pub fn xml_safe(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Every machine-readable output. `existing` are the files rendered so far (pages and theme assets):
-/// the sitemap lists their pages, and a theme's static file with the same path as a generated one
-/// (its own `robots.txt`, say) wins.
-///
-/// # Errors
-/// When an output cannot be serialized.
-pub fn render(input: &Input, existing: &[&str]) -> Result<Vec<Output>, Diagnostics> {
-    Ok(render_reusing(input, existing, &[0; 32], &|_, _| false)?.files)
-}
-
 /// What [`render_reusing`] made.
 pub struct Machined {
     pub files: Vec<Output>,
@@ -258,8 +248,10 @@ type Made = (
     Vec<String>,
 );
 
-/// [`render`], where the feeds, the calendar and the sitemap, whose input keys (with `global`, see
-/// `site::render_with`) `reuse` accepts for every file, are not made again.
+/// Every machine-readable output. `existing` are the files rendered so far (pages and theme assets):
+/// the sitemap lists their pages, and a theme's static file with the same path as a generated one
+/// (its own `robots.txt`, say) wins. The feeds, the calendar and the sitemap, whose input keys (with
+/// `global`, see `site::render_with`) `reuse` accepts for every file, are not made again.
 ///
 /// # Errors
 /// When an output cannot be serialized.
@@ -274,9 +266,6 @@ pub fn render_reusing(
     drop(t);
     let taken: BTreeSet<&str> = existing.iter().copied().collect();
     // A keyed output is kept when every one of its files can be, and no theme file takes its place.
-    let keep = |paths: &[String], key: &[u8; 32]| {
-        !paths.iter().any(|p| taken.contains(p.as_str())) && paths.iter().all(|p| reuse(p, key))
-    };
     let timed = |name: &'static str, f: &dyn Fn() -> Result<Vec<Output>, Diagnostic>| {
         let _t = crate::timings::span(name);
         f()
@@ -284,33 +273,21 @@ pub fn render_reusing(
     let feeds = || -> Made {
         let _t = crate::timings::span("  feeds");
         let (paths, key, make) = feeds::keyed(&m, global);
-        let keys = paths.iter().map(|p| (p.clone(), key)).collect();
-        if keep(&paths, &key) {
-            (Ok(Vec::new()), keys, paths)
-        } else {
-            (make(), keys, Vec::new())
-        }
+        kept_or_made(paths, key, &taken, reuse, make)
     };
     let calendar = || -> Made {
         let _t = crate::timings::span("  calendar");
         let paths = vec!["maintenance.ics".to_string()];
-        let key = ics::key(&m, global);
-        let keys = vec![(paths[0].clone(), key)];
-        if keep(&paths, &key) {
-            (Ok(Vec::new()), keys, paths)
-        } else {
-            (Ok(vec![ics::render(&m)]), keys, Vec::new())
-        }
+        kept_or_made(paths, ics::key(&m, global), &taken, reuse, || {
+            Ok(vec![ics::render(&m)])
+        })
     };
     let sitemap = || -> Made {
         let _t = crate::timings::span("  sitemap");
         let (paths, key) = discovery::keyed(&m, global, existing);
-        let keys = paths.iter().map(|p| (p.clone(), key)).collect();
-        if keep(&paths, &key) {
-            (Ok(Vec::new()), keys, paths)
-        } else {
-            (Ok(discovery::render(&m, existing)), keys, Vec::new())
-        }
+        kept_or_made(paths, key, &taken, reuse, || {
+            Ok(discovery::render(&m, existing))
+        })
     };
     // Independent of each other: on both cores.
     let ((feeds, ics), (api, discovery)) = rayon::join(
@@ -337,6 +314,25 @@ pub fn render_reusing(
     made.files.retain(|o| !taken.contains(o.path.as_str()));
     made.keys.retain(|(p, _)| !taken.contains(p.as_str()));
     problems.into_result(made)
+}
+
+/// A keyed output: kept when every one of its `paths` can be (`reuse`) and no theme file takes its
+/// place (`taken`), made by `make` otherwise.
+fn kept_or_made(
+    paths: Vec<String>,
+    key: [u8; 32],
+    taken: &BTreeSet<&str>,
+    reuse: &(dyn Fn(&str, &[u8; 32]) -> bool + Sync),
+    make: impl FnOnce() -> Result<Vec<Output>, Diagnostic>,
+) -> Made {
+    let keys = paths.iter().map(|p| (p.clone(), key)).collect();
+    let keep =
+        !paths.iter().any(|p| taken.contains(p.as_str())) && paths.iter().all(|p| reuse(p, &key));
+    if keep {
+        (Ok(Vec::new()), keys, paths)
+    } else {
+        (make(), keys, Vec::new())
+    }
 }
 
 /// A serialization error of an output, for the user.

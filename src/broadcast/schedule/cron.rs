@@ -8,7 +8,6 @@ use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, 
 #[cfg(test)]
 use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The most occurrences [`CronSchedule::between`] returns (the earliest ones).
 pub const MAX_OCCURRENCES: usize = 10_000;
@@ -715,26 +714,7 @@ impl fmt::Display for CronSchedule {
     }
 }
 
-impl FromStr for CronSchedule {
-    type Err = CronError;
-
-    fn from_str(s: &str) -> Result<Self, CronError> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for CronSchedule {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for CronSchedule {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+text_rule!(CronSchedule, CronError);
 
 #[cfg(test)]
 mod tests {

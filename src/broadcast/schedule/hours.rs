@@ -1,13 +1,11 @@
 //! Service hours: when announcements may go out (`Mon-Fri 08:00-20:00, Sat 09:00-14:00`).
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{
     DateTime, Datelike, LocalResult, NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
 };
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Days are searched this far ahead for the next opening (twice a week plus the longest DST
 /// disturbance, so a weekly opening always turns up).
@@ -376,26 +374,7 @@ fn render_weekdays(days: [bool; 7]) -> String {
     parts.join(",")
 }
 
-impl FromStr for ServiceHours {
-    type Err = ServiceHoursError;
-
-    fn from_str(s: &str) -> Result<Self, ServiceHoursError> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for ServiceHours {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ServiceHours {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+text_rule!(ServiceHours, ServiceHoursError);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,33 @@
 //! zone database. A local time that does not exist (spring forward) is skipped; one that
 //! happens twice (fall back) counts once, at its first instant.
 
+/// `FromStr` and serde for a rule written as text: read with `$ty::parse` (its error becomes
+/// `$err`), written with its `Display`.
+macro_rules! text_rule {
+    ($ty:ty, $err:ty) => {
+        impl std::str::FromStr for $ty {
+            type Err = $err;
+
+            fn from_str(s: &str) -> Result<Self, $err> {
+                Self::parse(s)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod cron;
 mod duration;
 mod hours;
