@@ -271,7 +271,7 @@ pub fn sync_reusing(
         out,
         state,
         out_dir: _,
-        spare_dir: _,
+        spare_dir,
         live,
         spare: spare_files,
     } = previous;
@@ -343,7 +343,7 @@ pub fn sync_reusing(
         .zip(&hashes)
         .filter(|(f, h)| {
             have.get(&f.path).copied().flatten() != Some(**h)
-                || !intact(&spare.join(&f.path), f.bytes.len() as u64)
+                || !spare_dir.has_file(&f.path, f.bytes.len() as u64)
         })
         .map(|(f, _)| f)
         .collect();
@@ -436,11 +436,6 @@ pub fn sync_reusing(
     drop(t);
     drop(held);
     Ok(())
-}
-
-/// Is `path` a file (not a link) of `size` bytes?
-fn intact(path: &Path, size: u64) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
 }
 
 /// Write `bytes` to `path`, keeping its inode when it is a file; a link there is not followed.

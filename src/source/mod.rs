@@ -274,14 +274,16 @@ pub fn load_cached_where(
     let mut problems = Diagnostics::default();
     // Every file's id, for the duplicate check; the incidents wanted, parsed or to be read.
     let mut ids: Vec<(String, PathBuf)> = Vec::with_capacity(results.len());
-    let mut got: Vec<(String, cache::Stamp, Option<Incident>)> = Vec::new();
+    // Parsed now (written to the cache), and unchanged files whose records the cache gives.
+    let mut fresh: Vec<(String, cache::Stamp, Incident)> = Vec::new();
+    let mut wanted: Vec<(String, cache::Stamp)> = Vec::new();
     let (mut parsed, mut skipped) = (0, Vec::new());
     for r in results {
         match r {
             Ok((rel, stamp, Got::Cached(id, recency))) => {
                 ids.push((id, dir.join(&rel)));
                 if keep(recency) {
-                    got.push((rel, stamp, None));
+                    wanted.push((rel, stamp));
                 } else {
                     skipped.push(rel);
                 }
@@ -289,55 +291,39 @@ pub fn load_cached_where(
             Ok((rel, stamp, Got::Parsed(i))) => {
                 parsed += 1;
                 ids.push((i.id.clone(), i.path.clone()));
-                got.push((rel, stamp, Some(*i)));
+                fresh.push((rel, stamp, *i));
             }
             Err(d) => problems.extend(d),
         }
     }
-    // Read what the cache has; a record it cannot give is parsed from the file after all.
-    let wanted: Vec<&str> = got
-        .iter()
-        .filter(|(_, _, i)| i.is_none())
-        .map(|(rel, _, _)| rel.as_str())
-        .collect();
+    // Read what the cache has (its records are kept as they are); a record it cannot give is
+    // parsed from the file after all.
+    let rels: Vec<&str> = wanted.iter().map(|(rel, _)| rel.as_str()).collect();
     let t = crate::timings::span("  cache records");
-    let mut read = cache.read(&wanted, &dir).into_iter();
+    let read = cache.read(&rels, &dir);
     drop(t);
     let mut hits = skipped.len();
-    let mut from_cache: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (rel, _, slot) in got.iter_mut().filter(|(_, _, i)| i.is_none()) {
-        *slot = read.next().flatten();
-        if slot.is_some() {
-            hits += 1;
-            from_cache.insert(rel.clone());
-        } else {
-            parsed += 1;
-            let path = dir.join(&*rel);
-            match std::fs::read(&path) {
-                Ok(bytes) => match incident::parse(&path, &bytes, config) {
-                    Ok(i) => *slot = Some(i),
-                    Err(d) => problems.extend(d),
-                },
-                Err(e) => problems.push(
-                    Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(&e)))
-                        .at_file(&path)
-                        .hint("check the file's permissions"),
-                ),
-            }
-        }
-    }
-    let t = crate::timings::span("  sort out");
-    // Records read from the cache are kept as they are; only what was parsed is written.
-    let mut fresh: Vec<(String, cache::Stamp, Incident)> = Vec::new();
-    let mut incidents: Vec<Incident> = Vec::with_capacity(got.len());
+    let mut incidents: Vec<Incident> = Vec::with_capacity(wanted.len() + fresh.len());
     let mut kept: Vec<String> = skipped;
-    for (rel, stamp, i) in got {
-        let Some(i) = i else { continue };
-        if from_cache.contains(&rel) {
+    for ((rel, stamp), cached) in wanted.into_iter().zip(read) {
+        if let Some(i) = cached {
+            hits += 1;
             kept.push(rel);
             incidents.push(i);
-        } else {
-            fresh.push((rel, stamp, i));
+            continue;
+        }
+        parsed += 1;
+        let path = dir.join(&rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => match incident::parse(&path, &bytes, config) {
+                Ok(i) => fresh.push((rel, stamp, i)),
+                Err(d) => problems.extend(d),
+            },
+            Err(e) => problems.push(
+                Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(&e)))
+                    .at_file(&path)
+                    .hint("check the file's permissions"),
+            ),
         }
     }
     // Files deleted since the cache was written leave entries behind.
@@ -349,7 +335,6 @@ pub fn load_cached_where(
         cache.store_later(config, &entries, kept);
     }
     incidents.extend(fresh.into_iter().map(|(_, _, i)| i));
-    drop(t);
     let _t = crate::timings::span("  ids + order");
     check_ids(&ids, &mut problems);
     finish(incidents, problems)

@@ -722,9 +722,7 @@ mod tests {
     use chrono::{NaiveDate, Weekday};
     use chrono_tz::Europe::Berlin;
 
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
-    }
+    use crate::broadcast::schedule::tests::utc;
 
     fn cron(expr: &str) -> CronSchedule {
         CronSchedule::parse(expr).unwrap_or_else(|e| panic!("{e}"))

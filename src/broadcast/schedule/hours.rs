@@ -381,9 +381,7 @@ mod tests {
     use super::*;
     use chrono_tz::Europe::Berlin;
 
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
-    }
+    use crate::broadcast::schedule::tests::utc;
     // --- service hours ---
 
     fn hours(text: &str) -> ServiceHours {

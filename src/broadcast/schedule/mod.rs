@@ -44,3 +44,13 @@ mod hours;
 pub use cron::{CronError, CronErrorKind, CronField, CronSchedule, MAX_OCCURRENCES};
 pub use duration::{DurationError, duration_serde, format_duration, parse_duration};
 pub use hours::{ServiceHours, ServiceHoursError, ServiceHoursErrorKind};
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chrono::{DateTime, TimeZone as _, Utc};
+
+    /// A UTC instant, for the rules' tests.
+    pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+}
