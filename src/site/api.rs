@@ -15,7 +15,7 @@
 //!   first); `body` is the update's Markdown text; every time is UTC (`2026-11-23T08:12:00.000Z`).
 //! - `affected_components` shows what each update did to each component (`old_status` → `new_status`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -196,26 +196,41 @@ fn state_after(incident: &Incident, component: &str, status: Status) -> Componen
     }
 }
 
-/// When a component's status last changed at or before `now`: an incident touching it began or
-/// ended, or a maintenance of it started or finished.
-fn component_updated(m: &Machine, id: &str) -> DateTime<Utc> {
-    m.visible
+/// When each component's status last changed at or before `now`: an incident touching it began or
+/// ended, or a maintenance of it started or finished (the page's epoch if none did). One pass over
+/// the history for all components.
+fn components_updated<'m>(m: &'m Machine) -> HashMap<&'m str, DateTime<Utc>> {
+    let mut at: HashMap<&str, DateTime<Utc>> = m
+        .config
+        .components
         .iter()
-        .filter(|i| i.components.iter().any(|c| c == id))
+        .map(|c| (c.id.as_str(), m.epoch))
+        .collect();
+    for i in m
+        .visible
+        .iter()
         .filter(|i| !(i.is_maintenance() && i.cancelled))
-        .flat_map(|i| {
-            let start = if i.is_maintenance() {
-                Some(i.started_at())
-            } else {
-                i.published(m.now).first().map(|u| u.at)
-            };
-            [start, i.ended_at(m.now)]
-        })
-        .flatten()
-        .filter(|t| *t <= m.now)
-        .chain([m.epoch])
-        .max()
-        .unwrap_or(m.epoch)
+    {
+        let start = if i.is_maintenance() {
+            Some(i.started_at())
+        } else {
+            i.published(m.now).first().map(|u| u.at)
+        };
+        let Some(latest) = [start, i.ended_at(m.now)]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t <= m.now)
+            .max()
+        else {
+            continue;
+        };
+        for c in &i.components {
+            if let Some(t) = at.get_mut(c.as_str()) {
+                *t = (*t).max(latest);
+            }
+        }
+    }
+    at
 }
 
 /// A top-level entry of the page: a group with its members, or a component without a group.
@@ -237,12 +252,13 @@ struct Built<'a> {
 
 fn build_components<'a>(m: &Machine<'a>, page_id: &str) -> Built<'a> {
     let epoch = time(m.epoch);
+    let updated = components_updated(m);
     let leaf = |c: &'a ConfigComponent, position: usize| Component {
         id: ids::component(&c.id),
         name: &c.name,
         status: m.statuses.get(&c.id).copied().unwrap_or_default().as_str(),
         created_at: epoch.clone(),
-        updated_at: time(component_updated(m, &c.id)),
+        updated_at: time(updated.get(c.id.as_str()).copied().unwrap_or(m.epoch)),
         position,
         description: c.description.as_deref(),
         showcase: true,

@@ -87,30 +87,61 @@ pub fn keyed(
     })
 }
 
-/// Every published update, newest first, and the feeds with the entries each shows.
+/// Every entry some feed shows, newest first, and the feeds with the entries each shows.
 fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
-    // Newest first; at the same moment by incident id, then the later update first. The id's rank
-    // stands in for the id: years of history sort on integers, not strings.
-    let mut by_id: Vec<usize> = (0..m.visible.len()).collect();
-    by_id.sort_unstable_by_key(|&n| m.visible[n].id.as_str());
-    let mut rank = vec![0u32; m.visible.len()];
-    for (r, &n) in by_id.iter().enumerate() {
-        rank[n] = r as u32;
-    }
-    let mut keyed: Vec<(DateTime<Utc>, u32, usize, Entry)> = Vec::new();
+    // Each published update as (time, position in its incident, incident). Newest first; at the
+    // same moment by incident id, then the later update first. Every feed needs only its newest
+    // FEED_ENTRIES, picked without sorting years of updates.
+    type Pick = (DateTime<Utc>, u32, u32);
+    let id = |p: &Pick| m.visible[p.2 as usize].id.as_str();
+    let newest_first = |a: &Pick, b: &Pick| {
+        b.0.cmp(&a.0)
+            .then_with(|| id(a).cmp(id(b)))
+            .then(b.1.cmp(&a.1))
+    };
+    let newest = |mut picks: Vec<Pick>| {
+        if picks.len() > FEED_ENTRIES {
+            picks.select_nth_unstable_by(FEED_ENTRIES - 1, newest_first);
+            picks.truncate(FEED_ENTRIES);
+        }
+        picks.sort_unstable_by(newest_first);
+        picks
+    };
+    let components = &m.config.components;
+    let total = m.visible.iter().map(|i| i.published(m.now).len()).sum();
+    let mut all: Vec<Pick> = Vec::with_capacity(total);
+    let mut by_component: Vec<Vec<Pick>> = vec![Vec::new(); components.len()];
     for (n, incident) in m.visible.iter().enumerate() {
+        let first = all.len();
         for (index, update) in incident.published(m.now).iter().enumerate() {
-            let entry = Entry {
-                incident,
-                update,
-                index,
-                id: String::new(),
-            };
-            keyed.push((update.at, rank[n], index, entry));
+            all.push((update.at, index as u32, n as u32));
+        }
+        for (c, component) in components.iter().enumerate() {
+            if incident.components.contains(&component.id) {
+                by_component[c].extend_from_slice(&all[first..]);
+            }
         }
     }
-    keyed.par_sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
-    let entries: Vec<Entry> = keyed.into_iter().map(|(_, _, _, e)| e).collect();
+    let feeds_picks: Vec<Vec<Pick>> = std::iter::once(all)
+        .chain(by_component)
+        .map(newest)
+        .collect();
+    // The entries shown by any feed, once each, newest first; feeds point into them.
+    let mut shown: Vec<Pick> = feeds_picks.iter().flatten().copied().collect();
+    shown.sort_unstable_by(newest_first);
+    shown.dedup();
+    let position = |p: &Pick| {
+        shown
+            .binary_search_by(|q| newest_first(q, p))
+            .unwrap_or_else(|at| at) // always found: every pick is among them
+    };
+    let mut picks = feeds_picks.iter();
+    let mut entries_of = || {
+        picks
+            .next()
+            .map(|p| p.iter().map(position).collect())
+            .unwrap_or_default()
+    };
 
     let site = m.config.site.title.as_str();
     let description = m
@@ -123,9 +154,9 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
         dir: String::new(),
         title: fill(&m.texts.get("feed_title"), &[("site", site)]),
         subtitle: description.clone(),
-        entries: (0..entries.len()).take(FEED_ENTRIES).collect(),
+        entries: entries_of(),
     }];
-    for c in &m.config.components {
+    for c in components {
         feeds.push(Feed {
             dir: format!("components/{}/", c.id),
             title: fill(
@@ -133,16 +164,21 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
                 &[("site", site), ("component", &c.name)],
             ),
             subtitle: c.description.clone().unwrap_or_else(|| description.clone()),
-            entries: entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.incident.components.contains(&c.id))
-                .map(|(n, _)| n)
-                .take(FEED_ENTRIES)
-                .collect(),
+            entries: entries_of(),
         });
     }
-
+    let entries = shown
+        .iter()
+        .map(|&(_, index, n)| {
+            let incident = m.visible[n as usize];
+            Entry {
+                incident,
+                update: &incident.published(m.now)[index as usize],
+                index: index as usize,
+                id: String::new(),
+            }
+        })
+        .collect();
     (entries, feeds)
 }
 

@@ -15,7 +15,9 @@
 //! file's size is not noticed (the output folder says "Do not edit it"). Deleting
 //! `.statuscast/cache/` is always safe.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -91,7 +93,8 @@ impl Manifest {
         }
         let ino = r.u64()?;
         let n = usize::try_from(r.u64()?).ok()?;
-        let mut files = HashMap::with_capacity(n.min(1 << 20));
+        let mut files =
+            HashMap::with_capacity_and_hasher(n.min(1 << 20), rustc_hash::FxBuildHasher);
         for _ in 0..n {
             let path = r.str()?;
             let hash = r.bytes32()?;
@@ -409,7 +412,10 @@ pub fn sync_reusing(
     }
     let mut new_live = Manifest {
         ino: ino(&out).unwrap_or(0),
-        files: HashMap::with_capacity(files.len() + reused.len()),
+        files: HashMap::with_capacity_and_hasher(
+            files.len() + reused.len(),
+            rustc_hash::FxBuildHasher,
+        ),
     };
     for (f, hash) in files.iter().zip(hashes) {
         let size = f.bytes.len() as u64;

@@ -14,7 +14,7 @@
 //! records and removes the old one. The index names its generation and length, so an index never
 //! reads another file's records, nor records appended after it was written.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -435,7 +435,7 @@ struct Fresh {
 impl Fresh {
     fn encode(files: &[(String, Stamp, &Incident)]) -> Fresh {
         let mut records = W(Vec::with_capacity(files.len() * 2048));
-        let mut entries = HashMap::with_capacity(files.len());
+        let mut entries = HashMap::with_capacity_and_hasher(files.len(), rustc_hash::FxBuildHasher);
         for (rel, stamp, i) in files {
             let offset = records.0.len() as u64;
             encode_record(&mut records, i);
@@ -534,7 +534,7 @@ fn decode_index(bytes: &[u8], fingerprint: &[u8; 32]) -> Option<Index> {
     let generation = r.u64()?;
     let records_len = r.u64()?;
     let n = usize::try_from(r.u64()?).ok()?;
-    let mut entries = HashMap::with_capacity(n.min(1 << 20));
+    let mut entries = HashMap::with_capacity_and_hasher(n.min(1 << 20), rustc_hash::FxBuildHasher);
     for _ in 0..n {
         let rel = r.str()?;
         let entry = Entry {

@@ -208,6 +208,62 @@ fn hostile_text_stays_well_formed_in_every_format() {
 }
 
 #[test]
+fn feeds_pick_their_newest_entries_in_order_even_among_ties() {
+    // Three incidents with updates at the same 25 moments: newest first, at the same moment by
+    // incident id; the global feed's fifty end in the middle of a moment.
+    let repo = Repo::fixture("english");
+    for (name, components) in [("a", "[storage]"), ("b", "[api, storage]"), ("c", "[api]")] {
+        let mut text =
+            format!("---\ntitle: Tie {name}\ncomponents: {components}\nimpact: minor\n---\n");
+        for n in 0..25 {
+            let (h, m) = (n / 6, n % 6 * 10);
+            writeln!(
+                text,
+                "## 2026-12-05 {h:02}:{m:02} update\nTie {name} update {n}.\n"
+            )
+            .unwrap();
+        }
+        repo.write(&format!("incidents/2026-12-05-tie-{name}.md"), text);
+    }
+    repo.run_raw(&["--now", "2026-12-06T00:00:00Z", "build"])
+        .ok();
+    let shown = |feed: &str| -> Vec<(String, u32)> {
+        let atom = repo.read(feed);
+        atom.match_indices("Tie ")
+            .filter_map(|(at, _)| {
+                // The body ("Tie a update 7."), not the title ("Tie a – Object Storage").
+                let rest = atom[at + 4..].strip_prefix(['a', 'b', 'c'])?;
+                let n = rest
+                    .strip_prefix(" update ")?
+                    .split_once('.')?
+                    .0
+                    .parse()
+                    .ok()?;
+                Some((atom[at + 4..at + 5].to_string(), n))
+            })
+            .collect()
+    };
+    // Newest first, then by id (a, b, c), then the later update of one incident first.
+    let expected = |names: &[&str], take: usize| -> Vec<(String, u32)> {
+        (0..25)
+            .rev()
+            .flat_map(|n| names.iter().map(move |name| (name.to_string(), n)))
+            .take(take)
+            .collect()
+    };
+    assert_eq!(shown("public/feed.atom"), expected(&["a", "b", "c"], 50));
+    assert_eq!(
+        shown("public/components/storage/feed.atom"),
+        expected(&["a", "b"], 50)
+    );
+    assert_eq!(
+        shown("public/components/api/feed.atom"),
+        expected(&["b", "c"], 50)
+    );
+    assert!(shown("public/components/webhooks/feed.atom").is_empty());
+}
+
+#[test]
 fn a_feed_keeps_the_newest_fifty_entries() {
     let repo = Repo::fixture("english");
     let mut text =
