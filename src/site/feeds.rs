@@ -135,13 +135,6 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
             .binary_search_by(|q| newest_first(q, p))
             .unwrap_or_else(|at| at) // always found: every pick is among them
     };
-    let mut picks = feeds_picks.iter();
-    let mut entries_of = || {
-        picks
-            .next()
-            .map(|p| p.iter().map(position).collect())
-            .unwrap_or_default()
-    };
 
     let site = m.config.site.title.as_str();
     let description = m
@@ -154,7 +147,7 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
         dir: String::new(),
         title: fill(&m.texts.get("feed_title"), &[("site", site)]),
         subtitle: description.clone(),
-        entries: entries_of(),
+        entries: Vec::new(),
     }];
     for c in components {
         feeds.push(Feed {
@@ -164,8 +157,12 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
                 &[("site", site), ("component", &c.name)],
             ),
             subtitle: c.description.clone().unwrap_or_else(|| description.clone()),
-            entries: entries_of(),
+            entries: Vec::new(),
         });
+    }
+    // The whole page's feed first, then one per component, as picked.
+    for (feed, picks) in feeds.iter_mut().zip(&feeds_picks) {
+        feed.entries = picks.iter().map(position).collect();
     }
     let entries = shown
         .iter()
