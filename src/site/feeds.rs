@@ -52,39 +52,62 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     render_selected(m, entries, &feeds)
 }
 
-/// The feeds' files with the key of what they show: each feed's entries (their incidents' content
+/// Files made together, with the key of what they show.
+pub type Keyed = (Vec<String>, [u8; 32]);
+
+/// Each feed's files with the key of what the feed shows: its entries (their incidents' content
 /// and which update), its time, and `global` (config, theme, statuscast). The same key, the same
-/// bytes. `make` renders them.
-pub fn keyed(
-    m: &Machine,
-    global: &[u8; 32],
-) -> (
-    Vec<String>,
-    [u8; 32],
-    impl FnOnce() -> Result<Vec<Output>, Diagnostic>,
-) {
+/// bytes. [`Selected::render`] makes the feeds it is told to, so editing an incident makes again
+/// only the feeds that show it.
+pub fn keyed<'m>(m: &'m Machine<'m>, global: &[u8; 32]) -> (Vec<Keyed>, Selected<'m>) {
     let (entries, feeds) = select(m);
-    let mut h = Sha256::new();
-    h.update(global);
-    h.update(b"feeds 1");
-    for feed in &feeds {
-        h.update(feed.dir.as_bytes());
-        h.update([0]);
-        h.update((feed.entries.len() as u64).to_le_bytes());
-        h.update(updated(m, feed, &entries).timestamp().to_le_bytes());
-        for &n in &feed.entries {
-            let e = &entries[n];
-            h.update(e.incident.content_key());
-            h.update((e.index as u64).to_le_bytes());
-        }
-    }
-    let paths = feeds
+    let keyed = feeds
         .iter()
-        .flat_map(|f| [format!("{}feed.atom", f.dir), format!("{}feed.rss", f.dir)])
+        .map(|feed| {
+            let mut h = Sha256::new();
+            h.update(global);
+            h.update(b"feed 2");
+            h.update(feed.dir.as_bytes());
+            h.update([0]);
+            h.update((feed.entries.len() as u64).to_le_bytes());
+            h.update(updated(m, feed, &entries).timestamp().to_le_bytes());
+            for &n in &feed.entries {
+                let e = &entries[n];
+                h.update(e.incident.content_key());
+                h.update((e.index as u64).to_le_bytes());
+            }
+            let paths = vec![
+                format!("{}feed.atom", feed.dir),
+                format!("{}feed.rss", feed.dir),
+            ];
+            (paths, h.finalize().into())
+        })
         .collect();
-    (paths, h.finalize().into(), move || {
-        render_selected(m, entries, &feeds)
-    })
+    (keyed, Selected { m, entries, feeds })
+}
+
+/// The feeds and their entries, as [`keyed`] picked them.
+pub struct Selected<'m> {
+    m: &'m Machine<'m>,
+    entries: Vec<Entry<'m>>,
+    feeds: Vec<Feed>,
+}
+
+impl Selected<'_> {
+    /// The files of the feeds flagged in `wanted` (one flag per feed, in [`keyed`]'s order).
+    ///
+    /// # Errors
+    /// When a feed cannot be serialized.
+    pub fn render(self, wanted: &[bool]) -> Result<Vec<Output>, Diagnostic> {
+        let feeds: Vec<Feed> = self
+            .feeds
+            .into_iter()
+            .zip(wanted)
+            .filter(|(_, w)| **w)
+            .map(|(f, _)| f)
+            .collect();
+        render_selected(self.m, self.entries, &feeds)
+    }
 }
 
 /// Every entry some feed shows, newest first, and the feeds with the entries each shows.

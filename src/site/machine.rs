@@ -272,20 +272,20 @@ pub fn render_reusing(
     };
     let feeds = || -> Made {
         let _t = crate::timings::span("  feeds");
-        let (paths, key, make) = feeds::keyed(&m, global);
-        kept_or_made(paths, key, &taken, reuse, make)
+        let (groups, selected) = feeds::keyed(&m, global);
+        kept_or_made(groups, &taken, reuse, |wanted| selected.render(wanted))
     };
     let calendar = || -> Made {
         let _t = crate::timings::span("  calendar");
         let paths = vec!["maintenance.ics".to_string()];
-        kept_or_made(paths, ics::key(&m, global), &taken, reuse, || {
+        kept_or_made(vec![(paths, ics::key(&m, global))], &taken, reuse, |_| {
             Ok(vec![ics::render(&m)])
         })
     };
     let sitemap = || -> Made {
         let _t = crate::timings::span("  sitemap");
         let (paths, key) = discovery::keyed(&m, global, existing);
-        kept_or_made(paths, key, &taken, reuse, || {
+        kept_or_made(vec![(paths, key)], &taken, reuse, |_| {
             Ok(discovery::render(&m, existing))
         })
     };
@@ -316,23 +316,33 @@ pub fn render_reusing(
     problems.into_result(made)
 }
 
-/// A keyed output: kept when every one of its `paths` can be (`reuse`) and no theme file takes its
-/// place (`taken`), made by `make` otherwise.
+/// Keyed outputs, each a group of `paths` with one key: a group is kept when every one of its
+/// paths can be (`reuse`) and no theme file takes its place (`taken`). `make` is given one flag
+/// per group, set for the groups to make, and called only when there is one.
 fn kept_or_made(
-    paths: Vec<String>,
-    key: [u8; 32],
+    groups: Vec<feeds::Keyed>,
     taken: &BTreeSet<&str>,
     reuse: &(dyn Fn(&str, &[u8; 32]) -> bool + Sync),
-    make: impl FnOnce() -> Result<Vec<Output>, Diagnostic>,
+    make: impl FnOnce(&[bool]) -> Result<Vec<Output>, Diagnostic>,
 ) -> Made {
-    let keys = paths.iter().map(|p| (p.clone(), key)).collect();
-    let keep =
-        !paths.iter().any(|p| taken.contains(p.as_str())) && paths.iter().all(|p| reuse(p, &key));
-    if keep {
-        (Ok(Vec::new()), keys, paths)
-    } else {
-        (make(), keys, Vec::new())
+    let mut keys = Vec::new();
+    let mut kept = Vec::new();
+    let mut wanted = Vec::with_capacity(groups.len());
+    for (paths, key) in groups {
+        let keep = !paths.iter().any(|p| taken.contains(p.as_str()))
+            && paths.iter().all(|p| reuse(p, &key));
+        keys.extend(paths.iter().map(|p| (p.clone(), key)));
+        wanted.push(!keep);
+        if keep {
+            kept.extend(paths);
+        }
     }
+    let files = if wanted.contains(&true) {
+        make(&wanted)
+    } else {
+        Ok(Vec::new())
+    };
+    (files, keys, kept)
 }
 
 /// A serialization error of an output, for the user.
