@@ -312,8 +312,8 @@ pub fn render_with(
             need[n] = true;
         }
     }
-    for (n, i) in visible.iter().enumerate().take(RECENT_LIMIT * 4) {
-        let _ = i;
+    let recent = recent_picks(&views, &visible);
+    for &(n, _) in &recent.0 {
         need[n] = true;
     }
     let t2 = crate::timings::span("  build views");
@@ -352,7 +352,7 @@ pub fn render_with(
         .collect();
     maintenance.sort_by_key(|i| i.started_at());
     let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
-    let recent = recent_days(&views, &visible, &view);
+    let recent = recent_days(&views, &visible, &recent, &view);
     let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
     let mut pages: Vec<Result<Output, Diagnostic>> = vec![page("index.html", "", None, &|ctx| {
         ctx.insert(
@@ -507,9 +507,40 @@ fn groups<'a>(
     out
 }
 
+/// The front page's recent incidents: (position in `visible`, days ago) of at most
+/// [`RECENT_LIMIT`] incidents that began in the last [`RECENT_DAYS`] days, newest first, and how
+/// many more each day had. Worked out before the views, so only these have theirs built.
+fn recent_picks(views: &Views, visible: &[&Incident]) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let tz = views.config.tz;
+    let today = views.now.with_timezone(&tz).date_naive();
+    let mut picks = Vec::new();
+    let mut more = vec![0; RECENT_DAYS as usize];
+    // `visible` is newest first: one pass, stopping at the first incident before the oldest day.
+    for (n, i) in visible.iter().enumerate() {
+        if i.is_upcoming(views.now) {
+            continue;
+        }
+        let date = i.started_at().with_timezone(&tz).date_naive();
+        let Some(back) = usize::try_from((today - date).num_days()).ok() else {
+            continue;
+        };
+        let Some(more) = more.get_mut(back) else {
+            break;
+        };
+        if picks.len() < RECENT_LIMIT {
+            picks.push((n, back));
+        } else {
+            *more += 1;
+        }
+    }
+    (picks, more)
+}
+
+/// The front page's days, each with its [`recent_picks`].
 fn recent_days<'a, 'v>(
     views: &Views<'a>,
     visible: &[&'a Incident],
+    (picks, more): &(Vec<(usize, usize)>, Vec<usize>),
     view: &dyn Fn(&'a Incident) -> &'v IncidentView<'a>,
 ) -> Vec<DaySection<'v>>
 where
@@ -530,30 +561,16 @@ where
             }
         })
         .collect();
-    // `visible` is newest first: one pass, stopping at the first incident before the oldest day.
-    let mut shown = 0;
-    for i in visible {
-        if i.is_upcoming(views.now) {
-            continue;
-        }
-        let date = i.started_at().with_timezone(&tz).date_naive();
-        let Some(back) = usize::try_from((today - date).num_days()).ok() else {
-            continue;
-        };
-        let Some(day) = days.get_mut(back) else { break };
-        if shown < RECENT_LIMIT {
-            day.incidents.push(view(i));
-            shown += 1;
-        } else {
-            day.more += 1;
-        }
+    for &(n, back) in picks {
+        days[back].incidents.push(view(visible[n]));
     }
-    for day in &mut days {
-        if day.more > 0 {
+    for (day, &more) in days.iter_mut().zip(more) {
+        day.more = more;
+        if more > 0 {
             day.more_label = views
                 .texts
-                .counted("recent_more", day.more)
-                .replace("{count}", &day.more.to_string());
+                .counted("recent_more", more)
+                .replace("{count}", &more.to_string());
         }
     }
     days

@@ -362,3 +362,48 @@ fn pages_deleted_or_damaged_by_hand_come_back() {
         );
     }
 }
+
+#[test]
+fn the_front_page_lists_twenty_recent_incidents_and_counts_the_rest() {
+    // 23 short incidents on the day before. Twenty cards in all, newest first: the fixture's open
+    // incident of today, then 19 of them; the day says "4 more", the fixture's November 10 "1 more".
+    let repo = Repo::fixture("english");
+    for n in 0..23 {
+        repo.write(
+            &format!("incidents/2026-11-22-blip-{n:02}.md"),
+            format!(
+                "---\ntitle: Blip {n:02}\ncomponents: [api]\nimpact: minor\n---\n\n\
+                 ## 2026-11-22 {h:02}:{m:02} UTC investigating\nBlip body {n:02}.\n\n\
+                 ## 2026-11-22 {h:02}:{m2:02} UTC resolved\nFixed.\n",
+                h = 1 + n / 2,
+                m = n % 2 * 20,
+                m2 = n % 2 * 20 + 10,
+            ),
+        );
+    }
+    repo.run(&["build"]).ok();
+    let html = repo.read("public/index.html");
+    let recent = section(&html, "h-recent");
+    let blips: Vec<&str> = recent
+        .match_indices("Blip ")
+        .map(|(at, _)| &recent[at + 5..at + 7])
+        .collect();
+    let newest: Vec<String> = (4..23).rev().map(|n| format!("{n:02}")).collect();
+    assert_eq!(blips, newest, "the newest twenty, newest first");
+    assert!(
+        recent.contains("Delayed webhook deliveries"),
+        "today's incident"
+    );
+    assert!(
+        recent.contains("4 more on this day: see the history"),
+        "{recent}"
+    );
+    assert!(
+        recent.contains("1 more on this day: see the history"),
+        "{recent}"
+    );
+    assert!(
+        !recent.contains("Blip body"),
+        "recent cards show no timeline"
+    );
+}
