@@ -86,11 +86,13 @@ for n in $SIZES; do
   victim=$(find incidents -name '*.md' | sort | sed -n "$((n / 2))p")
   for r in $(seq "$RUNS"); do
     sed -i "s/^  description: \"\(.*\)\"$/  description: \"\1 ($r)\"/" statuscast.yaml
+    sync   # each timed build starts with the disk idle: not paying for the last one's write-back
     run_timed "$res.build" "$SC" --now "$NOW" build
     # After a full build the spare still holds the old pages: this build copies them (daily use
     # settles the same way); then one incident is edited.
     "$SC" --now "$NOW" build >/dev/null
     printf '\nEdited for the benchmark (%s).\n' "$r" >>"$victim"
+    sync
     run_timed "$res.incr" "$SC" --now "$NOW" build
   done
   # The incremental output must equal a full build of the same files.
