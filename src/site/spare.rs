@@ -391,7 +391,9 @@ pub fn sync_reusing(
     }
     copy.par_iter().try_for_each(|p| {
         let (from, to) = (out.join(p), spare.join(p));
-        if std::fs::copy(&from, &to).is_err() {
+        // Written over the spare's old copy, like a changed file (see `overwrite`).
+        let copied = std::fs::read(&from).and_then(|bytes| overwrite(&to, &bytes));
+        if copied.is_err() {
             remove_tree_or_file(&to);
             std::fs::copy(&from, &to).map_err(|e| io_error("copy", &to, &e))?;
         }
@@ -445,9 +447,11 @@ pub fn sync_reusing(
 }
 
 /// Write `bytes` to `path`, keeping its inode when it is a file; a link there is not followed.
+/// Written over the old bytes and then cut to length, not emptied first: the file system keeps
+/// the blocks it has instead of freeing (and discarding) them and allocating new ones.
 fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::File::options();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create(true).truncate(false);
     #[cfg(target_os = "linux")]
     std::os::unix::fs::OpenOptionsExt::custom_flags(
         &mut options,
@@ -457,7 +461,9 @@ fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         std::fs::remove_file(path)?;
     }
-    options.open(path)?.write_all(bytes)
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.set_len(bytes.len() as u64)
 }
 
 /// The files below `dir` (relative paths); links and whatever is not a file or folder are

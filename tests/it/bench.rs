@@ -209,4 +209,12 @@ fn an_incremental_rebuild_equals_a_full_build() {
         ics.contains("Geänderte Ankündigung"),
         "the calendar shows the new text"
     );
+    // A page that gets shorter by pages of text: the spare's longer copy is written over and cut
+    // to length, with nothing of the longer text left at its end.
+    let before = std::fs::read_to_string(&md[5]).unwrap();
+    append(&md[5], &"\nEin sehr langer Nachtrag.".repeat(400));
+    same_as_full(6, "a long addition");
+    statuscast(&repo, &["build"]); // both folders now hold the long page
+    std::fs::write(&md[5], &before).unwrap();
+    same_as_full(7, "the addition taken back");
 }
