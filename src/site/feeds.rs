@@ -16,7 +16,7 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use super::machine::{Machine, fill, rfc3339, write_error, xml_safe};
+use super::machine::{Keyed, Machine, fill, rfc3339, write_error, xml_safe};
 use super::{Output, ids, markdown};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Incident, Update};
@@ -51,9 +51,6 @@ pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
     let (entries, feeds) = select(m);
     render_selected(m, entries, &feeds)
 }
-
-/// Files made together, with the key of what they show.
-pub type Keyed = (Vec<String>, [u8; 32]);
 
 /// Each feed's files with the key of what the feed shows: its entries (their incidents' content
 /// and which update), its time, and `global` (config, theme, statuscast). The same key, the same

@@ -316,11 +316,14 @@ pub fn render_reusing(
     problems.into_result(made)
 }
 
+/// Files made together, with the key of what they show (the same key, the same bytes).
+pub type Keyed = (Vec<String>, [u8; 32]);
+
 /// Keyed outputs, each a group of `paths` with one key: a group is kept when every one of its
 /// paths can be (`reuse`) and no theme file takes its place (`taken`). `make` is given one flag
 /// per group, set for the groups to make, and called only when there is one.
 fn kept_or_made(
-    groups: Vec<feeds::Keyed>,
+    groups: Vec<Keyed>,
     taken: &BTreeSet<&str>,
     reuse: &(dyn Fn(&str, &[u8; 32]) -> bool + Sync),
     make: impl FnOnce(&[bool]) -> Result<Vec<Output>, Diagnostic>,
