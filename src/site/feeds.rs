@@ -43,15 +43,6 @@ struct Feed {
     entries: Vec<usize>,
 }
 
-/// All feeds of the site.
-///
-/// # Errors
-/// When a feed cannot be serialized.
-pub fn render(m: &Machine) -> Result<Vec<Output>, Diagnostic> {
-    let (entries, feeds) = select(m);
-    render_selected(m, entries, &feeds)
-}
-
 /// Each feed's files with the key of what the feed shows: its entries (their incidents' content
 /// and which update), its time, and `global` (config, theme, statuscast). The same key, the same
 /// bytes. [`Selected::render`] makes the feeds it is told to, so editing an incident makes again

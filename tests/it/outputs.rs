@@ -207,22 +207,32 @@ fn hostile_text_stays_well_formed_in_every_format() {
     }
 }
 
+/// A minor incident with `count` updates ten minutes apart from midnight of `day`, each with the
+/// text `body(n)`.
+fn every_ten_minutes(
+    title: &str,
+    components: &str,
+    day: &str,
+    count: u32,
+    body: &dyn Fn(u32) -> String,
+) -> String {
+    let mut text = format!("---\ntitle: {title}\ncomponents: {components}\nimpact: minor\n---\n");
+    for n in 0..count {
+        let (h, m) = (n / 6, n % 6 * 10);
+        writeln!(text, "## {day} {h:02}:{m:02} update\n{}\n", body(n)).unwrap();
+    }
+    text
+}
+
 #[test]
 fn feeds_pick_their_newest_entries_in_order_even_among_ties() {
     // Three incidents with updates at the same 25 moments: newest first, at the same moment by
     // incident id; the global feed's fifty end in the middle of a moment.
     let repo = Repo::fixture("english");
     for (name, components) in [("a", "[storage]"), ("b", "[api, storage]"), ("c", "[api]")] {
-        let mut text =
-            format!("---\ntitle: Tie {name}\ncomponents: {components}\nimpact: minor\n---\n");
-        for n in 0..25 {
-            let (h, m) = (n / 6, n % 6 * 10);
-            writeln!(
-                text,
-                "## 2026-12-05 {h:02}:{m:02} update\nTie {name} update {n}.\n"
-            )
-            .unwrap();
-        }
+        let text = every_ten_minutes(&format!("Tie {name}"), components, "2026-12-05", 25, &|n| {
+            format!("Tie {name} update {n}.")
+        });
         repo.write(&format!("incidents/2026-12-05-tie-{name}.md"), text);
     }
     repo.run_raw(&["--now", "2026-12-06T00:00:00Z", "build"])
@@ -266,16 +276,9 @@ fn feeds_pick_their_newest_entries_in_order_even_among_ties() {
 #[test]
 fn a_feed_keeps_the_newest_fifty_entries() {
     let repo = Repo::fixture("english");
-    let mut text =
-        String::from("---\ntitle: Long night\ncomponents: [storage]\nimpact: minor\n---\n");
-    for n in 0..60 {
-        let (h, m) = (n / 6, n % 6 * 10);
-        writeln!(
-            text,
-            "## 2026-11-22 {h:02}:{m:02} update\nUpdate number {n}.\n"
-        )
-        .unwrap();
-    }
+    let text = every_ten_minutes("Long night", "[storage]", "2026-11-22", 60, &|n| {
+        format!("Update number {n}.")
+    });
     repo.write("incidents/2026-11-22-long-night.md", text);
     repo.run(&["build"]).ok();
     let entries = |f: &str| repo.read(f).matches("<entry>").count();
