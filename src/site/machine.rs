@@ -334,10 +334,11 @@ fn kept_or_made(
     for (paths, key) in groups {
         let keep = !paths.iter().any(|p| taken.contains(p.as_str()))
             && paths.iter().all(|p| reuse(p, &key));
-        keys.extend(paths.iter().map(|p| (p.clone(), key)));
         wanted.push(!keep);
         if keep {
             kept.extend(paths);
+        } else {
+            keys.extend(paths.into_iter().map(|p| (p, key)));
         }
     }
     let files = if wanted.contains(&true) {

@@ -115,7 +115,8 @@ pub struct Rendered {
     pub files: Vec<Output>,
     /// Pages not rendered because `reuse(path, key)` said the earlier output can be kept.
     pub reused: Vec<String>,
-    /// The input key of every page that has one (path, key): the same key, the same bytes.
+    /// The input key of every page rendered now that has one (path, key): the same key, the
+    /// same bytes. A reused page keeps the key it was made from.
     pub keys: Vec<(String, spare::Key)>,
 }
 
@@ -297,15 +298,19 @@ pub fn render_with(
             }
         }
     }
-    let reused: Vec<String> = incident_pages
-        .iter()
+    // Pages kept, and the keys of those rendered now (a kept page keeps the key it was made from).
+    let (mut reused, mut keys) = (Vec::new(), Vec::new());
+    for ((path, key), kept) in incident_pages
+        .into_iter()
         .zip(&incident_kept)
-        .chain(history_pages.iter().zip(&history_kept))
-        .filter(|(_, kept)| **kept)
-        .map(|((path, _), _)| path.clone())
-        .collect();
-    let mut keys = incident_pages;
-    keys.extend(history_pages);
+        .chain(history_pages.into_iter().zip(&history_kept))
+    {
+        if *kept {
+            reused.push(path);
+        } else {
+            keys.push((path, key));
+        }
+    }
     // The front page's incidents.
     for (n, i) in visible.iter().enumerate() {
         if i.is_active(now) || i.is_upcoming(now) {
@@ -444,7 +449,6 @@ pub fn render_with(
         .collect();
     let machined = machine::render_reusing(input, &paths, &global, reuse);
     drop(paths);
-    let mut reused = reused;
     match machined {
         Ok(m) => {
             out.extend(m.files);
@@ -608,42 +612,33 @@ pub fn build_on(
     out: &Path,
     previous: Option<spare::Previous>,
 ) -> Result<Stats, Diagnostics> {
-    // How each reused page is kept, as decided while rendering.
-    let how: std::sync::Mutex<HashMap<String, spare::Reuse>> = std::sync::Mutex::default();
+    // The reused pages the spare lacks, as decided while rendering: copied from the live output.
+    let copies: std::sync::Mutex<Vec<String>> = std::sync::Mutex::default();
     let t = crate::timings::span("render (all)");
     let rendered = render_with(input, &|path, key| {
         let r = previous
             .as_ref()
             .map_or(spare::Reuse::No, |p| p.reuse(path, key));
         if r == spare::Reuse::Copy {
-            how.lock()
+            copies
+                .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(path.to_string(), r);
+                .push(path.to_string());
         }
         r != spare::Reuse::No
     })?;
-    let how = how
+    let copies = copies
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let files = &rendered.files;
-    let reused_bytes: u64 = rendered
-        .reused
-        .iter()
-        .map(|p| previous.as_ref().map_or(0, |m| m.size(p)))
-        .sum();
     drop(t);
     let t = crate::timings::span("write");
-    match previous {
-        Some(previous) => {
-            let reused: Vec<(String, spare::Reuse)> = rendered
-                .reused
-                .iter()
-                .map(|p| (p.clone(), how.get(p).copied().unwrap_or(spare::Reuse::Kept)))
-                .collect();
-            spare::sync_reusing(files, &reused, &rendered.keys, previous)?;
-        }
-        None => write::replace_dir(out, files)?,
-    }
+    let reused_bytes = if let Some(previous) = previous {
+        spare::sync_reusing(files, &rendered.reused, &copies, &rendered.keys, previous)?
+    } else {
+        write::replace_dir(out, files)?;
+        0
+    };
     drop(t);
     let is_page = |p: &str| {
         std::path::Path::new(p)

@@ -40,6 +40,11 @@ struct Entry {
     size: u64,
     /// The input key of a page that has one.
     key: Option<Key>,
+    /// In the live manifest only, worked out when it is read (not stored): the spare has this
+    /// page's bytes, intact.
+    in_spare: bool,
+    /// While the next manifest is made from this one (not stored): the entry stays.
+    stays: bool,
 }
 
 /// What a folder holds: every file's hash and size, and the input key of each page that has one.
@@ -54,16 +59,10 @@ pub struct Manifest {
 const MAGIC: &[u8; 8] = b"SCSITE01";
 
 impl Manifest {
-    /// Does the folder hold the page `path` rendered from `key`? Its hash and size if so.
-    fn page(&self, path: &str, key: &Key) -> Option<(&[u8; 32], u64)> {
+    /// Does the folder hold the page `path` rendered from `key`? Its entry if so.
+    fn page(&self, path: &str, key: &Key) -> Option<&Entry> {
         let e = self.files.get(path)?;
-        (e.key.as_ref() == Some(key)).then_some((&e.hash, e.size))
-    }
-
-    /// The size of `path` in the folder.
-    #[must_use]
-    pub fn size(&self, path: &str) -> u64 {
-        self.files.get(path).map_or(0, |e| e.size)
+        (e.key.as_ref() == Some(key)).then_some(e)
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -104,7 +103,16 @@ impl Manifest {
                 1 => Some(r.bytes32()?),
                 _ => return None,
             };
-            files.insert(path, Entry { hash, size, key });
+            files.insert(
+                path,
+                Entry {
+                    hash,
+                    size,
+                    key,
+                    in_spare: false,
+                    stays: false,
+                },
+            );
         }
         r.0.is_empty().then_some(Manifest { ino, files })
     }
@@ -163,43 +171,45 @@ impl Previous {
             .map_err(|e| io_error("open", &state.join("lock"), &e))?;
         lock.lock()
             .map_err(|e| io_error("lock", &state.join("lock"), &e))?;
+        let spare_dir = Folder::open(&state.join("spare"));
+        let mut live = read_manifest(&state.join("live.bin"), out);
+        let spare = read_manifest(&state.join("spare.bin"), &state.join("spare"));
+        // Which pages the spare has intact (one `lstat` each), asked now, while the incidents are
+        // still being read, instead of page by page while rendering.
+        if let (Some(live), Some(spare)) = (&mut live, &spare) {
+            live.files.par_iter_mut().for_each(|(path, e)| {
+                e.in_spare = e.key.is_some()
+                    && spare.files.get(path).is_some_and(|s| s.hash == e.hash)
+                    && spare_dir.has_file(path, e.size);
+            });
+        }
         Ok(Some(Previous {
             _lock: lock,
             out_dir: Folder::open(out),
-            spare_dir: Folder::open(&state.join("spare")),
+            spare_dir,
             out: out.to_path_buf(),
             state: state.to_path_buf(),
-            live: read_manifest(&state.join("live.bin"), out),
-            spare: read_manifest(&state.join("spare.bin"), &state.join("spare")),
+            live,
+            spare,
         }))
     }
 
     /// Can the page `path`, whose input key is now `key`, be kept from the previous build? Only
     /// when the live output has it from the same key, and the spare has the same bytes intact or
-    /// the live copy is intact (one `lstat` in the usual case): a page deleted or cut short by
-    /// hand is rendered again.
+    /// the live copy is intact (the spare was checked when it was opened): a page deleted or cut
+    /// short by hand is rendered again.
     #[must_use]
     pub fn reuse(&self, path: &str, key: &Key) -> Reuse {
-        let Some((hash, size)) = self.live.as_ref().and_then(|m| m.page(path, key)) else {
+        let Some(e) = self.live.as_ref().and_then(|m| m.page(path, key)) else {
             return Reuse::No;
         };
-        let spare_has = self
-            .spare
-            .as_ref()
-            .is_some_and(|m| m.files.get(path).is_some_and(|e| e.hash == *hash));
-        if spare_has && self.spare_dir.has_file(path, size) {
+        if e.in_spare {
             Reuse::Kept
-        } else if self.out_dir.has_file(path, size) {
+        } else if self.out_dir.has_file(path, e.size) {
             Reuse::Copy
         } else {
             Reuse::No
         }
-    }
-
-    /// The size of the live output's `path`.
-    #[must_use]
-    pub fn size(&self, path: &str) -> u64 {
-        self.live.as_ref().map_or(0, |m| m.size(path))
     }
 }
 
@@ -250,7 +260,7 @@ fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
 pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnostic> {
     match Previous::open(out, state)? {
         Some(previous) => {
-            sync_reusing(files, &[], &[], previous)?;
+            sync_reusing(files, &[], &[], &[], previous)?;
             Ok(true)
         }
         None => Ok(false),
@@ -258,16 +268,19 @@ pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnost
 }
 
 /// [`sync`] with the output and spare `previous` locked and read, where the pages `reused` are
-/// kept as [`Previous::reuse`] decided for each; the input `keys` of the pages are recorded.
+/// kept as [`Previous::reuse`] decided: from the spare, or copied from the live output for those
+/// in `from_live`. The input `keys` of the pages rendered now are recorded. Returns the size of the
+/// reused pages.
 ///
 /// # Errors
 /// When a file cannot be written; `out` is untouched then.
 pub fn sync_reusing(
     files: &[Output],
-    reused: &[(String, Reuse)],
+    reused: &[String],
+    from_live: &[String],
     keys: &[(String, Key)],
     previous: Previous,
-) -> Result<(), Diagnostic> {
+) -> Result<u64, Diagnostic> {
     check_contained(files)?;
     let Previous {
         _lock: held,
@@ -280,27 +293,19 @@ pub fn sync_reusing(
     } = previous;
     let spare = state.join("spare");
     let (spare_manifest, live_manifest) = (state.join("spare.bin"), state.join("live.bin"));
-    // What the spare holds: each file's hash, `None` when unknown. Without a manifest to trust (a
-    // build was killed, a first build) every file the spare has is rewritten in place, links are
-    // removed, nothing is believed to be up to date.
-    let mut have: HashMap<String, Option<[u8; 32]>> = match spare_files {
-        Some(m) => m
-            .files
-            .into_iter()
-            .map(|(p, e)| (p, Some(e.hash)))
-            .collect(),
-        None => unknown_files(&spare)
-            .into_iter()
-            .map(|p| (p, None))
-            .collect(),
+    // What the spare holds. Without a manifest to trust (a build was killed, a first build) every
+    // file the spare has is rewritten in place, links are removed, nothing is believed to be up
+    // to date.
+    let have = match spare_files {
+        Some(m) => Have::Known(m.files),
+        None => Have::Unknown(unknown_files(&spare).into_iter().collect()),
     };
     // The spare is being changed: its manifest is void until the swap.
     let _ = std::fs::remove_file(&spare_manifest);
     std::fs::create_dir_all(&spare).map_err(|e| io_error("create", &spare, &e))?;
-
     // Top-level entries nobody wrote (a CNAME added to the live folder by hand) go.
     let top: HashSet<&str> = have
-        .keys()
+        .paths()
         .map(|p| p.split('/').next().unwrap_or(p))
         .collect();
     for e in std::fs::read_dir(&spare).into_iter().flatten().flatten() {
@@ -315,22 +320,50 @@ pub fn sync_reusing(
         .par_iter()
         .map(|f| Sha256::digest(&f.bytes).into())
         .collect();
-    let wanted: HashSet<&str> = files
-        .iter()
-        .map(|f| f.path.as_str())
-        .chain(reused.iter().map(|(p, _)| p.as_str()))
-        .collect();
     drop(t);
+    // The new output's manifest, made from the old one in place: the entries of the pages kept
+    // stay (with the key they were made from), the files written now are put in, the rest goes.
+    let had_live = live.is_some();
+    let mut new_live = live.map(|m| m.files).unwrap_or_default();
+    let to_copy: HashSet<&str> = from_live.iter().map(String::as_str).collect();
+    let mut copy: Vec<&str> = Vec::new();
+    let mut reused_bytes = 0;
+    for p in reused {
+        if let Some(e) = new_live.get_mut(p) {
+            e.stays = true;
+            reused_bytes += e.size;
+        }
+        if !to_copy.is_empty() && to_copy.contains(p.as_str()) {
+            copy.push(p);
+        }
+    }
+    for (f, hash) in files.iter().zip(&hashes) {
+        let size = f.bytes.len() as u64;
+        new_live.insert(
+            f.path.clone(),
+            Entry {
+                hash: *hash,
+                size,
+                key: None,
+                in_spare: false,
+                stays: true,
+            },
+        );
+    }
+    new_live.retain(|_, e| std::mem::take(&mut e.stays));
+    for (p, k) in keys {
+        if let Some(e) = new_live.get_mut(p) {
+            e.key = Some(*k);
+        }
+    }
     let t = crate::timings::span("  gone + changed");
     // Gone files, then folders left empty.
-    let gone: Vec<String> = have
-        .keys()
-        .filter(|p| !wanted.contains(p.as_str()))
-        .cloned()
+    let gone: Vec<&String> = have
+        .paths()
+        .filter(|p| !new_live.contains_key(p.as_str()))
         .collect();
-    for p in &gone {
+    for p in gone {
         let _ = std::fs::remove_file(spare.join(p));
-        have.remove(p);
         let mut dir = Path::new(p).parent();
         while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
             if std::fs::remove_dir(spare.join(d)).is_err() {
@@ -345,8 +378,7 @@ pub fn sync_reusing(
         .par_iter()
         .zip(&hashes)
         .filter(|(f, h)| {
-            have.get(&f.path).copied().flatten() != Some(**h)
-                || !spare_dir.has_file(&f.path, f.bytes.len() as u64)
+            have.hash(&f.path) != Some(**h) || !spare_dir.has_file(&f.path, f.bytes.len() as u64)
         })
         .map(|(f, _)| f)
         .collect();
@@ -376,11 +408,6 @@ pub fn sync_reusing(
     drop(t);
     let t = crate::timings::span("  copy reused");
     // Reused pages the spare does not have (intact) come from the live output.
-    let copy: Vec<&str> = reused
-        .iter()
-        .filter(|(_, how)| *how == Reuse::Copy)
-        .map(|(p, _)| p.as_str())
-        .collect();
     for d in copy
         .iter()
         .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
@@ -407,43 +434,40 @@ pub fn sync_reusing(
     swap_in(&spare, &out, &state.join("swap"))?;
     crate::faults::point("build-swap");
     // The old output's manifest describes the new spare (same folder, same inode).
-    let had_live = live.is_some();
-    let mut old = live.map(|m| m.files).unwrap_or_default();
     if had_live {
         let _ = std::fs::rename(&live_manifest, &spare_manifest);
     }
-    let mut new_live = Manifest {
+    let new_live = Manifest {
         ino: ino(&out).unwrap_or(0),
-        files: HashMap::with_capacity_and_hasher(
-            files.len() + reused.len(),
-            rustc_hash::FxBuildHasher,
-        ),
+        files: new_live,
     };
-    for (f, hash) in files.iter().zip(hashes) {
-        let size = f.bytes.len() as u64;
-        new_live.files.insert(
-            f.path.clone(),
-            Entry {
-                hash,
-                size,
-                key: None,
-            },
-        );
-    }
-    for (p, _) in reused {
-        if let Some((p, e)) = old.remove_entry(p) {
-            new_live.files.insert(p, e);
-        }
-    }
-    for (p, k) in keys {
-        if let Some(e) = new_live.files.get_mut(p) {
-            e.key = Some(*k);
-        }
-    }
     write_manifest(&live_manifest, &new_live)?;
     drop(t);
     drop(held);
-    Ok(())
+    Ok(reused_bytes)
+}
+
+/// What the spare holds, as its manifest says, or only which files are there.
+enum Have {
+    Known(HashMap<String, Entry>),
+    Unknown(HashSet<String>),
+}
+
+impl Have {
+    fn paths(&self) -> Box<dyn Iterator<Item = &String> + '_> {
+        match self {
+            Have::Known(m) => Box::new(m.keys()),
+            Have::Unknown(s) => Box::new(s.iter()),
+        }
+    }
+
+    /// The hash of the spare's `path`, when known.
+    fn hash(&self, path: &str) -> Option<[u8; 32]> {
+        match self {
+            Have::Known(m) => m.get(path).map(|e| e.hash),
+            Have::Unknown(_) => None,
+        }
+    }
 }
 
 /// Write `bytes` to `path`, keeping its inode when it is a file; a link there is not followed.
