@@ -6,7 +6,27 @@ use chrono::{DateTime, Utc};
 /// A writer.
 pub struct W(pub Vec<u8>);
 
+/// How much [`W::drain_to`] gathers before it writes.
+pub const CHUNK: usize = 64 * 1024;
+
 impl W {
+    /// Hand what was written so far to `out` once it holds `at_least` bytes (`0`: now) and start
+    /// again: a large file goes out through a small buffer instead of being built whole in fresh
+    /// memory first (which the system must zero before it is used).
+    ///
+    /// # Errors
+    /// As `out`'s writes.
+    pub fn drain_to(
+        &mut self,
+        out: &mut impl std::io::Write,
+        at_least: usize,
+    ) -> std::io::Result<()> {
+        if self.0.len() >= at_least {
+            out.write_all(&self.0)?;
+            self.0.clear();
+        }
+        Ok(())
+    }
     pub fn u8(&mut self, v: u8) {
         self.0.push(v);
     }

@@ -15,7 +15,8 @@
 //!   first); `body` is the update's Markdown text; every time is UTC (`2026-11-23T08:12:00.000Z`).
 //! - `affected_components` shows what each update did to each component (`old_status` → `new_status`).
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

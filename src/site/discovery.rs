@@ -3,7 +3,7 @@
 //! `sitemap.xml` becomes a sitemap index of `sitemap-1.xml`, `sitemap-2.xml`, …. The feed links in
 //! every page's head and the footer links are in the theme's `base.html`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Utc};
 

@@ -13,7 +13,8 @@ pub mod theme;
 pub mod view;
 pub mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Days, Utc};

@@ -65,8 +65,8 @@ impl Manifest {
         (e.key.as_ref() == Some(key)).then_some(e)
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut w = W(Vec::with_capacity(16 + self.files.len() * 120));
+    fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut w = W(Vec::with_capacity(crate::codec::CHUNK + 512));
         w.0.extend_from_slice(MAGIC);
         w.u64(self.ino);
         w.u64(self.files.len() as u64);
@@ -81,8 +81,9 @@ impl Manifest {
                 }
                 None => w.u8(0),
             }
+            w.drain_to(out, crate::codec::CHUNK)?;
         }
-        w.0
+        w.drain_to(out, 0)
     }
 
     fn decode(bytes: &[u8]) -> Option<Manifest> {
@@ -247,7 +248,7 @@ fn read_manifest(path: &Path, dir: &Path) -> Option<Manifest> {
 fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
     let tmp = path.with_extension("bin.tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, &e))?;
-    f.write_all(&m.encode())
+    m.write_to(&mut f)
         .map_err(|e| io_error("write", &tmp, &e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_error("write", path, &e))
 }

@@ -399,10 +399,20 @@ impl Cache {
             .map(|(rel, e)| (rel.as_str(), e))
             .chain(kept)
             .collect();
-        let index = encode_index(&self.fingerprint, written_ns, generation, records_len, &all);
         let tmp = dir.join(format!("{INDEX}.tmp-{}", std::process::id()));
-        let written =
-            std::fs::write(&tmp, index).is_ok() && std::fs::rename(&tmp, dir.join(INDEX)).is_ok();
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut f| {
+                write_index(
+                    &mut f,
+                    &self.fingerprint,
+                    written_ns,
+                    generation,
+                    records_len,
+                    &all,
+                )
+            })
+            .is_ok()
+            && std::fs::rename(&tmp, dir.join(INDEX)).is_ok();
         let _ = std::fs::remove_file(&tmp);
         if written {
             // Other generations (and the single file of earlier versions) are not read any more.
@@ -494,14 +504,16 @@ fn current_generation(dir: &Path, fingerprint: &[u8; 32]) -> Option<u64> {
     r.u64()
 }
 
-fn encode_index(
+/// Write the index of `entries` to `out`.
+fn write_index(
+    out: &mut impl std::io::Write,
     fingerprint: &[u8; 32],
     written_ns: i128,
     generation: u64,
     records_len: u64,
     entries: &[(&str, &Entry)],
-) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(96 + entries.len() * 200));
+) -> std::io::Result<()> {
+    let mut w = W(Vec::with_capacity(crate::codec::CHUNK + 512));
     w.0.extend_from_slice(MAGIC);
     w.bytes32(fingerprint);
     w.i128(written_ns);
@@ -520,8 +532,9 @@ fn encode_index(
         w.bytes32(&e.digest);
         w.u64(e.offset);
         w.u64(e.len);
+        w.drain_to(out, crate::codec::CHUNK)?;
     }
-    w.0
+    w.drain_to(out, 0)
 }
 
 /// The index in `bytes`, if it is whole and was written for `fingerprint`.

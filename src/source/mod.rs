@@ -4,7 +4,7 @@ pub mod cache;
 pub mod incident;
 pub mod yaml;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -343,7 +343,8 @@ pub fn load_cached_where(
 
 /// Ids come from file names and must be unique across all folders.
 fn check_ids(ids: &[(String, PathBuf)], problems: &mut Diagnostics) {
-    let mut by_id: HashMap<&str, &Path> = HashMap::with_capacity(ids.len());
+    let mut by_id: HashMap<&str, &Path> =
+        HashMap::with_capacity_and_hasher(ids.len(), rustc_hash::FxBuildHasher);
     for (id, path) in ids {
         if let Some(first) = by_id.insert(id, path) {
             problems.push(
