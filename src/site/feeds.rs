@@ -110,33 +110,43 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
             .then_with(|| id(a).cmp(id(b)))
             .then(b.1.cmp(&a.1))
     };
-    let newest = |mut picks: Vec<Pick>| {
+    // The newest FEED_ENTRIES of `picks`, in any order.
+    let cut = |picks: &mut Vec<Pick>| {
         if picks.len() > FEED_ENTRIES {
             picks.select_nth_unstable_by(FEED_ENTRIES - 1, newest_first);
             picks.truncate(FEED_ENTRIES);
         }
-        picks.sort_unstable_by(newest_first);
-        picks
     };
     let components = &m.config.components;
-    let total = m.visible.iter().map(|i| i.published(m.now).len()).sum();
-    let mut all: Vec<Pick> = Vec::with_capacity(total);
-    let mut by_component: Vec<Vec<Pick>> = vec![Vec::new(); components.len()];
+    // The whole page's feed, then one per component. Each keeps at most twice what it shows,
+    // cut back as it fills: a few hundred picks, not every update of the history.
+    let mut feeds_picks: Vec<Vec<Pick>> =
+        vec![Vec::with_capacity(2 * FEED_ENTRIES); components.len() + 1];
+    let mut member: Vec<usize> = Vec::with_capacity(components.len() + 1);
     for (n, incident) in m.visible.iter().enumerate() {
-        let first = all.len();
+        member.clear();
+        member.push(0);
+        member.extend(
+            components
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| incident.components.contains(&c.id))
+                .map(|(c, _)| c + 1),
+        );
         for (index, update) in incident.published(m.now).iter().enumerate() {
-            all.push((update.at, index as u32, n as u32));
-        }
-        for (c, component) in components.iter().enumerate() {
-            if incident.components.contains(&component.id) {
-                by_component[c].extend_from_slice(&all[first..]);
+            for &f in &member {
+                let picks = &mut feeds_picks[f];
+                picks.push((update.at, index as u32, n as u32));
+                if picks.len() == 2 * FEED_ENTRIES {
+                    cut(picks);
+                }
             }
         }
     }
-    let feeds_picks: Vec<Vec<Pick>> = std::iter::once(all)
-        .chain(by_component)
-        .map(newest)
-        .collect();
+    for picks in &mut feeds_picks {
+        cut(picks);
+        picks.sort_unstable_by(newest_first);
+    }
     // The entries shown by any feed, once each, newest first; feeds point into them.
     let mut shown: Vec<Pick> = feeds_picks.iter().flatten().copied().collect();
     shown.sort_unstable_by(newest_first);

@@ -274,6 +274,47 @@ fn feeds_pick_their_newest_entries_in_order_even_among_ties() {
 }
 
 #[test]
+fn a_feed_picks_the_newest_updates_wherever_they_are_in_a_long_history() {
+    // The incident that started first (and is looked at last) has the newest update; the other
+    // has more than twice a feed's entries, older ones first in its file.
+    let repo = Repo::fixture("english");
+    let busy = every_ten_minutes("Busy", "[storage]", "2026-12-05", 120, &|n| {
+        format!("Busy update {n}.")
+    });
+    repo.write("incidents/2026-12-05-busy.md", busy);
+    repo.write(
+        "incidents/2026-12-01-old.md",
+        "---\ntitle: Old\ncomponents: [storage]\nimpact: minor\n---\n\
+         ## 2026-12-01 08:00 update\nOld first.\n\n## 2026-12-05 23:55 update\nOld latest.\n",
+    );
+    repo.run_raw(&["--now", "2026-12-07T00:00:00Z", "build"])
+        .ok();
+    let expected: Vec<String> = std::iter::once("Old latest.".to_string())
+        .chain((71..120).rev().map(|n| format!("Busy update {n}.")))
+        .collect();
+    for feed in ["public/feed.atom", "public/components/storage/feed.atom"] {
+        let atom = repo.read(feed);
+        let shown: Vec<String> = atom
+            .split("<entry>")
+            .skip(1)
+            .filter_map(|e| {
+                ["Old latest.", "Old first.", "Busy update "]
+                    .iter()
+                    .find_map(|p| e.find(p))
+                    .map(|at| {
+                        e[at..]
+                            .split_inclusive('.')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+            })
+            .collect();
+        assert_eq!(shown, expected, "{feed}");
+    }
+}
+
+#[test]
 fn a_feed_keeps_the_newest_fifty_entries() {
     let repo = Repo::fixture("english");
     let text = every_ten_minutes("Long night", "[storage]", "2026-11-22", 60, &|n| {
