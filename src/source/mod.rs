@@ -18,28 +18,21 @@ use crate::model::{Incident, Recency};
 /// # Errors
 /// When the folder cannot be read.
 pub fn incident_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    let mut out = list(dir)?;
-    // In the order of their components (`a/b` before `a-b`), compared as bytes with the separator
-    // first: comparing `Path`s component by component is ten times slower.
-    let sort_key = |p: &PathBuf| {
-        p.as_os_str()
-            .as_encoded_bytes()
-            .iter()
-            .map(|b| {
-                if std::path::is_separator(char::from(*b)) {
-                    0
-                } else {
-                    *b
-                }
-            })
-            .collect::<Vec<u8>>()
-    };
-    out.sort_by_cached_key(sort_key);
-    Ok(out)
+    Ok(list(dir, "")?.into_iter().map(|f| f.path).collect())
 }
 
-/// The incident files of `dir` and of its subfolders (unsorted).
-fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+/// An incident file as listed: its path relative to the incidents folder (`2026/x.md`, with `/`
+/// between folders on every system) and its full path.
+struct Listed {
+    rel: String,
+    path: PathBuf,
+}
+
+/// The incident files of `dir` (whose path relative to the incidents folder is `rel_dir`) and of
+/// its subfolders, sorted as their paths' bytes with the separator first (`a/b` before `a-b`):
+/// each folder's entries are sorted by name and the subfolders' files put in their place. No sort
+/// over all the files, no sort keys to make.
+fn list(dir: &Path, rel_dir: &str) -> Result<Vec<Listed>, Diagnostic> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Diagnostic::new(format!(
             "cannot read the incidents folder {}: {}",
@@ -48,8 +41,8 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         ))
         .hint("create it, or set incidents_dir in statuscast.yaml")
     })?;
-    let mut files = Vec::new();
-    let mut folders = Vec::new();
+    // (name, is a folder, path)
+    let mut found: Vec<(String, bool, PathBuf)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| {
             Diagnostic::new(format!(
@@ -72,7 +65,7 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             ))
         })?;
         if file_type.is_dir() {
-            folders.push(path);
+            found.push((name.into_owned(), true, path));
         } else if file_type.is_symlink() && path.is_dir() {
             return Err(Diagnostic::new(
                 "this is a link to a folder; statuscast does not follow folder links",
@@ -84,12 +77,26 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             .is_some_and(|e| e.eq_ignore_ascii_case("md"))
             && !name.eq_ignore_ascii_case("readme.md")
         {
-            files.push(path);
+            found.push((name.into_owned(), false, path));
         }
     }
+    // By name: a folder's files then come where the separator-first order of whole paths puts
+    // them (a name that is a prefix of another sorts first, as `a/…` before `a-b` and `a.md`).
+    found.sort_unstable_by(|(a, ..), (b, ..)| a.cmp(b));
     // Subfolders (years, say) side by side; the first problem in folder order is reported.
-    for listed in folders.par_iter().map(|d| list(d)).collect::<Vec<_>>() {
-        files.extend(listed?);
+    let mut listed: Vec<Option<Result<Vec<Listed>, Diagnostic>>> = found
+        .par_iter()
+        .map(|(name, is_dir, path)| is_dir.then(|| list(path, &format!("{rel_dir}{name}/"))))
+        .collect();
+    let mut files = Vec::with_capacity(found.len());
+    for ((name, _, path), sub) in found.into_iter().zip(listed.iter_mut()) {
+        match sub.take() {
+            Some(sub) => files.extend(sub?),
+            None => files.push(Listed {
+                rel: format!("{rel_dir}{name}"),
+                path,
+            }),
+        }
     }
     Ok(files)
 }
@@ -201,8 +208,8 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
 
 /// A file read for [`load_cached_where`]: unchanged since the cache was written, or parsed now.
 enum Got {
-    /// Unchanged: its id and [`Recency`] as the cache's index has them.
-    Cached(String, Recency),
+    /// Unchanged: its id and [`Recency`] as the cache's index has them, and its path.
+    Cached(String, PathBuf, Recency),
     Parsed(Box<Incident>),
 }
 
@@ -230,7 +237,7 @@ pub fn load_cached_where(
     let _t = crate::timings::span("load incidents (cached)");
     let dir = config.incidents_path();
     let t = crate::timings::span("  list files");
-    let files = incident_files(&dir)?;
+    let files = list(&dir, "")?;
     drop(t);
     let t = crate::timings::span("  cache index");
     let cache = cache::Cache::load(config);
@@ -240,31 +247,26 @@ pub fn load_cached_where(
     let (results, ()) = rayon::join(
         || {
             files
-                .par_iter()
-                .map(|path| {
-                    let rel = path
-                        .strip_prefix(&dir)
-                        .unwrap_or(path)
-                        .to_string_lossy()
-                        .replace('\\', "/");
+                .into_par_iter()
+                .map(|Listed { rel, path }| {
                     let unreadable = |e: &std::io::Error| {
                         Diagnostic::new(format!("cannot read the file: {}", crate::io_reason(e)))
-                            .at_file(path)
+                            .at_file(&path)
                             .hint("check the file's permissions")
                     };
                     // One system call for a plain file; a link is checked before anything is read.
                     let st = folder.lstat(&rel).map_err(|e| unreadable(&e))?;
                     let stamp = if st.is_symlink {
-                        check_link(path, &config.root)?;
-                        cache::Stamp::of(&std::fs::metadata(path).map_err(|e| unreadable(&e))?)
+                        check_link(&path, &config.root)?;
+                        cache::Stamp::of(&std::fs::metadata(&path).map_err(|e| unreadable(&e))?)
                     } else {
                         cache::Stamp::from(st)
                     };
                     if let Some((id, recency)) = cache.get(&rel, stamp) {
-                        return Ok((rel, stamp, Got::Cached(id.to_string(), recency)));
+                        return Ok((rel, stamp, Got::Cached(id.to_string(), path, recency)));
                     }
-                    let bytes = std::fs::read(path).map_err(|e| unreadable(&e))?;
-                    let incident = incident::parse(path, &bytes, config)?;
+                    let bytes = std::fs::read(&path).map_err(|e| unreadable(&e))?;
+                    let incident = incident::parse(&path, &bytes, config)?;
                     Ok((rel, stamp, Got::Parsed(Box::new(incident))))
                 })
                 .collect::<Vec<Result<(String, cache::Stamp, Got), Diagnostics>>>()
@@ -281,8 +283,8 @@ pub fn load_cached_where(
     let (mut parsed, mut skipped) = (0, Vec::new());
     for r in results {
         match r {
-            Ok((rel, stamp, Got::Cached(id, recency))) => {
-                ids.push((id, dir.join(&rel)));
+            Ok((rel, stamp, Got::Cached(id, path, recency))) => {
+                ids.push((id, path));
                 if keep(recency) {
                     wanted.push((rel, stamp));
                 } else {
@@ -387,4 +389,69 @@ fn finish(
         from[at] = at;
     }
     problems.into_result(incidents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_listed_in_separator_first_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "a.md",
+            "a-b.md",
+            "a/x.md",
+            "a/b/y.md",
+            "a/b.md",
+            "a-b/z.md",
+            "ab.md",
+            "2025/2025-01-02-x.md",
+            "2025-01-01-y.md",
+            "2024/12/2024-12-31-z.md",
+            "Ärger.md",
+            "Z.md",
+            "README.md",
+            ".hidden.md",
+            "notes.txt",
+        ];
+        for name in names {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "x").unwrap();
+        }
+        let got: Vec<String> = list(dir.path(), "")
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                assert_eq!(f.path, dir.path().join(&f.rel), "path and rel agree");
+                f.rel
+            })
+            .collect();
+        // The order of whole paths compared as bytes with the separator first.
+        let mut want: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| {
+                Path::new(n).extension().is_some_and(|e| e == "md")
+                    && !n.starts_with('.')
+                    && *n != "README.md"
+            })
+            .collect();
+        want.sort_by_key(|n| {
+            n.bytes()
+                .map(|b| if b == b'/' { 0 } else { b })
+                .collect::<Vec<u8>>()
+        });
+        assert_eq!(got, want);
+        assert_eq!(
+            &got[..4],
+            [
+                "2024/12/2024-12-31-z.md",
+                "2025/2025-01-02-x.md",
+                "2025-01-01-y.md",
+                "Z.md"
+            ]
+        );
+    }
 }
