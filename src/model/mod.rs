@@ -409,12 +409,20 @@ pub fn component_statuses(
     incidents: &[Incident],
     now: DateTime<Utc>,
 ) -> BTreeMap<String, ComponentStatus> {
+    statuses_of(config, incidents.iter().filter(|i| i.is_active(now)))
+}
+
+/// Every component's status, given the incidents active now.
+pub fn statuses_of<'a>(
+    config: &Config,
+    active: impl Iterator<Item = &'a Incident>,
+) -> BTreeMap<String, ComponentStatus> {
     let mut out: BTreeMap<String, ComponentStatus> = config
         .components
         .iter()
         .map(|c| (c.id.clone(), ComponentStatus::Operational))
         .collect();
-    for incident in incidents.iter().filter(|i| i.is_active(now)) {
+    for incident in active {
         for c in &incident.components {
             if let Some(s) = out.get_mut(c) {
                 *s = (*s).max(incident.effect_on(c));

@@ -15,8 +15,8 @@ use crate::model::Incident;
 /// The most URLs one sitemap file may list (sitemaps.org; the 50 MB limit per file is far away).
 const MAX_URLS: usize = 50_000;
 
-/// Is `path` a page the sitemap lists?
-fn listed(path: &str) -> bool {
+/// Is `path` a page (which the sitemap lists)?
+pub fn is_page(path: &str) -> bool {
     path == "index.html" || path.ends_with("/index.html")
 }
 
@@ -29,7 +29,7 @@ pub fn keyed(m: &Machine, global: &[u8; 32], pages: &[&str]) -> (Vec<String>, [u
     // The set of pages without sorting it: the sum of two hashes of each path.
     let hasher = BuildHasherDefault::<DefaultHasher>::default();
     let (mut sum_a, mut sum_b, mut count) = (0u64, 0u64, 0usize);
-    for p in pages.iter().filter(|p| listed(p)) {
+    for p in pages.iter().filter(|p| is_page(p)) {
         sum_a = sum_a.wrapping_add(hasher.hash_one(p));
         sum_b = sum_b.wrapping_add(hasher.hash_one((1u8, p)));
         count += 1;
@@ -61,7 +61,7 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         m.url("sitemap.xml")
     );
     let by_id: HashMap<&str, &Incident> = m.visible.iter().map(|i| (i.id.as_str(), *i)).collect();
-    let mut paths: Vec<&str> = pages.iter().copied().filter(|p| listed(p)).collect();
+    let mut paths: Vec<&str> = pages.iter().copied().filter(|p| is_page(p)).collect();
     paths.sort_unstable();
     let urls: Vec<(&str, Option<DateTime<Utc>>)> = paths
         .into_iter()

@@ -22,7 +22,8 @@ use super::view::{Texts, Views};
 use super::{Input, Output, api, badges, discovery, feeds, ics};
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::model::{ComponentStatus, Incident, Status, component_statuses};
+use crate::model::{ComponentStatus, Incident, Status};
+use rayon::prelude::*;
 
 /// What every machine-readable output is made from.
 pub struct Machine<'a> {
@@ -39,30 +40,28 @@ pub struct Machine<'a> {
     pub last_change: DateTime<Utc>,
 }
 
+/// What the pages were rendered from and the machine outputs share: the visible incidents (newest
+/// first) and every component's status at `now`.
+pub struct Live<'a> {
+    pub visible: Vec<&'a Incident>,
+    pub statuses: BTreeMap<String, ComponentStatus>,
+}
+
 impl<'a> Machine<'a> {
     #[must_use]
-    pub fn new(input: &Input<'a>) -> Machine<'a> {
+    pub fn new(input: &Input<'a>, live: Live<'a>) -> Machine<'a> {
         let now = input.now;
-        let visible: Vec<&Incident> = input
-            .incidents
-            .iter()
-            .filter(|i| i.is_visible(now))
-            .collect();
-        let epoch = visible
-            .iter()
-            .map(|i| created_at(i, now))
-            .min()
-            .unwrap_or(now);
-        let last_change = visible
-            .iter()
-            .map(|i| changed_at(i, now))
-            .max()
-            .unwrap_or(epoch);
+        let Live { visible, statuses } = live;
+        let (epoch, last_change) = visible
+            .par_iter()
+            .map(|i| (created_at(i, now), changed_at(i, now)))
+            .reduce_with(|(a, b), (c, d)| (a.min(c), b.max(d)))
+            .unwrap_or((now, now));
         Machine {
             config: input.config,
             texts: Texts(&input.theme.texts),
             now,
-            statuses: component_statuses(input.config, input.incidents, now),
+            statuses,
             visible,
             epoch,
             last_change,
@@ -255,16 +254,23 @@ type Made = (
 ///
 /// # Errors
 /// When an output cannot be serialized.
-pub fn render_reusing(
-    input: &Input,
+pub fn render_reusing<'a>(
+    input: &Input<'a>,
+    live: Live<'a>,
     existing: &[&str],
     global: &[u8; 32],
     reuse: &(dyn Fn(&str, &[u8; 32]) -> bool + Sync),
 ) -> Result<Machined, Diagnostics> {
     let t = crate::timings::span("  machine model");
-    let m = Machine::new(input);
+    let m = Machine::new(input, live);
+    // A theme's static files can take a machine output's place; pages cannot (no machine output is
+    // an `index.html`), so the set holds a few names, not every page.
+    let taken: BTreeSet<&str> = existing
+        .iter()
+        .copied()
+        .filter(|p| !discovery::is_page(p))
+        .collect();
     drop(t);
-    let taken: BTreeSet<&str> = existing.iter().copied().collect();
     // A keyed output is kept when every one of its files can be, and no theme file takes its place.
     let timed = |name: &'static str, f: &dyn Fn() -> Result<Vec<Output>, Diagnostic>| {
         let _t = crate::timings::span(name);

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::time::Clock;
 use crate::model::uptime::uptime;
-use crate::model::{ComponentStatus, Incident, component_statuses, overall};
+use crate::model::{ComponentStatus, Incident, overall};
 use theme::Theme;
 use view::{GroupView, IncidentView, Texts, Views};
 
@@ -169,9 +169,23 @@ pub fn render_with(
     let site = views.site();
     let visible: Vec<&Incident> = input
         .incidents
-        .iter()
+        .par_iter()
         .filter(|i| i.is_visible(now))
         .collect();
+    // Which visible incidents are going on (or, for maintenance, coming) now: asked once, on both
+    // cores, for the front page, the component statuses and the views to build.
+    let (active, upcoming): (Vec<bool>, Vec<bool>) = visible
+        .par_iter()
+        .map(|i| (i.is_active(now), i.is_upcoming(now)))
+        .unzip();
+    let statuses = crate::model::statuses_of(
+        config,
+        visible
+            .iter()
+            .zip(&active)
+            .filter(|(_, a)| **a)
+            .map(|(i, _)| *i),
+    );
 
     // Each visible incident's key, and the time its page shows as "updated".
     let t = crate::timings::span("page keys");
@@ -313,10 +327,8 @@ pub fn render_with(
         }
     }
     // The front page's incidents.
-    for (n, i) in visible.iter().enumerate() {
-        if i.is_active(now) || i.is_upcoming(now) {
-            need[n] = true;
-        }
+    for (n, need) in need.iter_mut().enumerate() {
+        *need |= active[n] || upcoming[n];
     }
     let recent = recent_picks(&views, &visible);
     for &(n, _) in &recent.0 {
@@ -341,21 +353,22 @@ pub fn render_with(
     drop(t);
 
     // Front page.
-    let statuses = component_statuses(config, input.incidents, now);
     let worst = overall(&statuses);
     let t = crate::timings::span("uptime");
     let groups = groups(&views, input.incidents, &statuses);
     drop(t);
     let t = crate::timings::span("front page");
-    let active: Vec<&IncidentView> = visible
+    let going_on: Vec<&IncidentView> = visible
         .iter()
-        .filter(|i| !i.is_maintenance() && i.is_active(now))
-        .map(|i| view(i))
+        .enumerate()
+        .filter(|(n, i)| !i.is_maintenance() && active[*n])
+        .map(|(_, i)| view(i))
         .collect();
     let mut maintenance: Vec<&Incident> = visible
         .iter()
-        .copied()
-        .filter(|i| i.is_maintenance() && (i.is_upcoming(now) || i.is_active(now)))
+        .enumerate()
+        .filter(|(n, i)| i.is_maintenance() && (upcoming[*n] || active[*n]))
+        .map(|(_, i)| *i)
         .collect();
     maintenance.sort_by_key(|i| i.started_at());
     let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
@@ -367,7 +380,7 @@ pub fn render_with(
             &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
         );
         ctx.insert("groups", &groups);
-        ctx.insert("active", &active);
+        ctx.insert("active", &going_on);
         ctx.insert("maintenance", &maintenance);
         ctx.insert("recent", &recent);
     })];
@@ -449,7 +462,13 @@ pub fn render_with(
         .map(|o| o.path.as_str())
         .chain(reused.iter().map(String::as_str))
         .collect();
-    let machined = machine::render_reusing(input, &paths, &global, reuse);
+    let machined = machine::render_reusing(
+        input,
+        machine::Live { visible, statuses },
+        &paths,
+        &global,
+        reuse,
+    );
     drop(paths);
     match machined {
         Ok(m) => {
