@@ -11,7 +11,9 @@
 //! record lies), rewritten whole on every change; and `incidents-<generation>.rec`, the records,
 //! only ever appended to, so editing one incident writes one record, not the texts of all. When more
 //! than half of the records file is stale, the next change writes a new generation with only the live
-//! records and removes the old one. The index names its generation and length, so an index never
+//! records and removes the old one. A run that finds only a handful of files changed (one in 512 of
+//! those the cache knows) parses them and leaves the cache as it is: parsing a few files again next
+//! time costs less than rewriting the index of ten thousand. The index names its generation and length, so an index never
 //! reads another file's records, nor records appended after it was written.
 
 use rustc_hash::FxHashMap as HashMap;
@@ -34,6 +36,9 @@ const INDEX: &str = "incidents.idx";
 /// Stale records tolerated in the records file (besides as many as live ones) before a new
 /// generation is written.
 const SLACK: u64 = if cfg!(test) { 2048 } else { 1 << 20 };
+/// The cache is written when more than one in this many of the files it knows were not served
+/// from it (see `source::load_cached_where`).
+pub const REWRITE_AFTER: usize = 512;
 
 /// What identifies a file's content without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -329,9 +329,12 @@ pub fn load_cached_where(
             ),
         }
     }
-    // Files deleted since the cache was written leave entries behind.
-    let gone = cache.len() > hits;
-    if store && problems.is_empty() && (parsed > 0 || gone) {
+    // What the cache does not serve: files parsed now, and its entries no file matched (files
+    // edited or deleted since it was written). Rewriting its index costs about as much as parsing
+    // a few hundred files again, so a handful (one in 512 of the files it knows) are parsed again
+    // on the next run instead; more than that, and it is written.
+    let uncached = parsed + cache.len().saturating_sub(hits);
+    if store && problems.is_empty() && uncached > cache.len() / cache::REWRITE_AFTER {
         // Written on another thread while the caller goes on; `cache::wait` before the end.
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             fresh.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
@@ -394,6 +397,77 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_few_changed_files_are_parsed_again_instead_of_rewriting_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::for_test();
+        config.root = tmp.path().to_path_buf();
+        let folder = config.incidents_path().join("2026");
+        std::fs::create_dir_all(&folder).unwrap();
+        // 1100 files: the cache lets two stale ones be (1100 / 512), not three.
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+        let file = |n: usize| folder.join(format!("2026-11-20-outage-{n:04}.md"));
+        let text = |n: usize, extra: &str| {
+            format!(
+                "---\ntitle: Outage {n}\ncomponents: [sms]\nimpact: minor\n---\n\n## 2026-11-20 08:12 resolved\nFixed {n}.{extra}\n"
+            )
+        };
+        for n in 0..1100 {
+            std::fs::write(file(n), text(n, "")).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(file(n))
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        let index = cache::dir(&config).join("incidents.idx");
+        let load = || {
+            let incidents = load_cached(&config, true).unwrap();
+            cache::wait();
+            incidents
+        };
+        let body = |incidents: &[Incident], n: usize| {
+            let id = format!("2026-11-20-outage-{n:04}");
+            let i = incidents.iter().find(|i| i.id == id).unwrap();
+            i.updates[0].body.to_string()
+        };
+        assert_eq!(load().len(), 1100);
+        let written = std::fs::read(&index).unwrap();
+
+        std::fs::write(file(7), text(7, " Edited.")).unwrap();
+        for _ in 0..2 {
+            let incidents = load();
+            assert_eq!(
+                body(&incidents, 7),
+                "Fixed 7. Edited.",
+                "read from the file"
+            );
+            assert_eq!(
+                std::fs::read(&index).unwrap(),
+                written,
+                "one edited file: the index is left as it is"
+            );
+        }
+
+        std::fs::write(file(8), text(8, " Edited too.")).unwrap();
+        let incidents = load();
+        assert_eq!(body(&incidents, 7), "Fixed 7. Edited.");
+        assert_eq!(body(&incidents, 8), "Fixed 8. Edited too.");
+        assert_ne!(
+            std::fs::read(&index).unwrap(),
+            written,
+            "two edited files leave four entries stale: the index is written"
+        );
+        let incidents = load();
+        assert_eq!(
+            body(&incidents, 8),
+            "Fixed 8. Edited too.",
+            "now from the cache"
+        );
+        assert_eq!(body(&incidents, 1), "Fixed 1.");
+    }
 
     #[test]
     fn files_are_listed_in_separator_first_path_order() {
