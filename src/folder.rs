@@ -11,6 +11,8 @@ pub struct Lstat {
     pub size: u64,
     /// Modification time in nanoseconds since 1970.
     pub mtime_ns: i128,
+    /// Change time (of the inode: any write, rename or `touch`; it cannot be set back), likewise.
+    pub ctime_ns: i128,
     pub inode: u64,
 }
 
@@ -23,14 +25,21 @@ impl Lstat {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i128);
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        let (inode, ctime_ns) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                meta.ino(),
+                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            )
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, ctime_ns) = (0, mtime_ns);
         Lstat {
             is_file: meta.is_file(),
             is_symlink: meta.file_type().is_symlink(),
             size: meta.len(),
             mtime_ns,
+            ctime_ns,
             inode,
         }
     }
@@ -75,6 +84,7 @@ impl Folder {
                 is_symlink: kind == FileType::Symlink,
                 size: u64::try_from(st.st_size).unwrap_or(0),
                 mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+                ctime_ns: i128::from(st.st_ctime) * 1_000_000_000 + i128::from(st.st_ctime_nsec),
                 inode: st.st_ino,
             });
         }

@@ -8,7 +8,9 @@
 //! cached, so error messages are always fresh. Deleting the folder is always safe.
 //!
 //! Two files: `incidents.idx`, the index (each file's stamp, id, [`Recency`], digest and where its
-//! record lies), rewritten whole on every change; and `incidents-<generation>.rec`, the records,
+//! record lies, and each folder's entries with its inode, modification and change time, so a
+//! folder nobody added to, removed from or renamed in is not read again), rewritten whole on every
+//! change; and `incidents-<generation>.rec`, the records,
 //! only ever appended to, so editing one incident writes one record, not the texts of all. When more
 //! than half of the records file is stale, the next change writes a new generation with only the live
 //! records and removes the old one. A run that finds only a handful of files changed (one in 512 of
@@ -30,7 +32,7 @@ use crate::codec::{R, W};
 use crate::config::Config;
 use crate::model::{ComponentStatus, Impact, Incident, Recency, Status, Text, Update, Window};
 
-const MAGIC: &[u8; 8] = b"SCIDX003";
+const MAGIC: &[u8; 8] = b"SCIDX004";
 const RACY: Duration = Duration::from_secs(2);
 const INDEX: &str = "incidents.idx";
 /// Stale records tolerated in the records file (besides as many as live ones) before a new
@@ -103,6 +105,16 @@ struct Entry {
     len: u64,
 }
 
+/// A folder of the incidents folder as it was listed (see [`Cache::listing`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The folder's inode, modification time and change time: adding, removing or renaming an
+    /// entry changes both times, and nothing can set the change time back.
+    pub stamp: (u64, i128, i128),
+    /// Its incident files and subfolders, by name (`true`: a folder), in name order.
+    pub entries: Vec<(String, bool)>,
+}
+
 /// What `incidents.idx` holds.
 #[derive(Debug, Default)]
 struct Index {
@@ -111,6 +123,8 @@ struct Index {
     generation: u64,
     records_len: u64,
     entries: HashMap<String, Entry>,
+    /// Each folder's listing, by its path relative to the incidents folder (`""`, `2026/`).
+    folders: HashMap<String, Listing>,
 }
 
 /// The cached incidents, by path relative to the incidents folder. Only the index (paths, stamps,
@@ -172,6 +186,16 @@ impl Cache {
         let e = self.index.entries.get(rel)?;
         let racy = stamp.mtime_ns + RACY.as_nanos() as i128 >= self.index.written_ns;
         (e.stamp == stamp && !racy).then_some((e.id.as_str(), e.recency))
+    }
+
+    /// The entries of the folder `rel_dir` (relative to the incidents folder), if it is as it was
+    /// when the cache was written: same inode and times, and not changed within two seconds before
+    /// (a change in the same clock tick could keep its times, as with files).
+    #[must_use]
+    pub fn listing(&self, rel_dir: &str, stamp: (u64, i128, i128)) -> Option<&[(String, bool)]> {
+        let l = self.index.folders.get(rel_dir)?;
+        let racy = stamp.1.max(stamp.2) + RACY.as_nanos() as i128 >= self.index.written_ns;
+        (l.stamp == stamp && !racy).then_some(l.entries.as_slice())
     }
 
     /// How many files the cache knows.
@@ -280,10 +304,17 @@ impl Cache {
     }
 
     /// Write the cache of `files` (relative path, stamp, incident), keeping the records of `kept`
-    /// (files that were not read this time, unchanged) from this cache; best effort, never an
-    /// error: a build that cannot write its cache is only slower next time.
-    pub fn store(&self, config: &Config, files: &[(String, Stamp, &Incident)], kept: &[&str]) {
-        self.write(&dir(config), Fresh::encode(files), kept);
+    /// (files that were not read this time, unchanged) from this cache, with the listings of
+    /// `folders`; best effort, never an error: a build that cannot write its cache is only slower
+    /// next time.
+    pub fn store(
+        &self,
+        config: &Config,
+        files: &[(String, Stamp, &Incident)],
+        kept: &[&str],
+        folders: &[(String, Listing)],
+    ) {
+        self.write(&dir(config), Fresh::encode(files), kept, folders);
     }
 
     /// [`Cache::store`] on another thread: the records of `files` are encoded now, the files are
@@ -294,6 +325,7 @@ impl Cache {
         config: &Config,
         files: &[(String, Stamp, &Incident)],
         kept: Vec<String>,
+        folders: Vec<(String, Listing)>,
     ) {
         let fresh = Fresh::encode(files);
         let dir = dir(config);
@@ -307,12 +339,12 @@ impl Cache {
             .name("cache".into())
             .spawn(move || {
                 let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
-                self.write(&dir, fresh, &kept);
+                self.write(&dir, fresh, &kept, &folders);
             });
         *pending = spawned.ok();
     }
 
-    fn write(&self, dir: &Path, fresh: Fresh, kept: &[&str]) {
+    fn write(&self, dir: &Path, fresh: Fresh, kept: &[&str], folders: &[(String, Listing)]) {
         let _t = crate::timings::span("  cache store");
         if std::fs::create_dir_all(dir).is_err() {
             return;
@@ -337,11 +369,17 @@ impl Cache {
         if lock.lock().is_err() {
             return;
         }
-        let _ = self.store_locked(dir, fresh, kept);
+        let _ = self.store_locked(dir, fresh, kept, folders);
         drop(lock);
     }
 
-    fn store_locked(&self, dir: &Path, fresh: Fresh, kept: &[&str]) -> Option<()> {
+    fn store_locked(
+        &self,
+        dir: &Path,
+        fresh: Fresh,
+        kept: &[&str],
+        folders: &[(String, Listing)],
+    ) -> Option<()> {
         let Fresh {
             records,
             mut entries,
@@ -414,6 +452,7 @@ impl Cache {
                     generation,
                     records_len,
                     &all,
+                    folders,
                 )
             })
             .is_ok()
@@ -517,6 +556,7 @@ fn write_index(
     generation: u64,
     records_len: u64,
     entries: &[(&str, &Entry)],
+    folders: &[(String, Listing)],
 ) -> std::io::Result<()> {
     let mut w = W(Vec::with_capacity(crate::codec::CHUNK + 512));
     w.0.extend_from_slice(MAGIC);
@@ -537,6 +577,19 @@ fn write_index(
         w.bytes32(&e.digest);
         w.u64(e.offset);
         w.u64(e.len);
+        w.drain_to(out, crate::codec::CHUNK)?;
+    }
+    w.u64(folders.len() as u64);
+    for (rel_dir, l) in folders {
+        w.str(rel_dir);
+        w.u64(l.stamp.0);
+        w.i128(l.stamp.1);
+        w.i128(l.stamp.2);
+        w.u64(l.entries.len() as u64);
+        for (name, is_dir) in &l.entries {
+            w.str(name);
+            w.u8(u8::from(*is_dir));
+        }
         w.drain_to(out, crate::codec::CHUNK)?;
     }
     w.drain_to(out, 0)
@@ -576,11 +629,30 @@ fn decode_index(bytes: &[u8], fingerprint: &[u8; 32]) -> Option<Index> {
         }
         entries.insert(rel, entry);
     }
+    let n = usize::try_from(r.u64()?).ok()?;
+    let mut folders = HashMap::with_capacity_and_hasher(n.min(1 << 16), rustc_hash::FxBuildHasher);
+    for _ in 0..n {
+        let rel_dir = r.str()?;
+        let stamp = (r.u64()?, r.i128()?, r.i128()?);
+        let count = usize::try_from(r.u64()?).ok()?;
+        let mut listed = Vec::with_capacity(count.min(1 << 20));
+        for _ in 0..count {
+            listed.push((r.str()?, r.u8()? == 1));
+        }
+        folders.insert(
+            rel_dir,
+            Listing {
+                stamp,
+                entries: listed,
+            },
+        );
+    }
     r.0.is_empty().then_some(Index {
         written_ns,
         generation,
         records_len,
         entries,
+        folders,
     })
 }
 
@@ -692,6 +764,19 @@ fn decode_record(
     })
 }
 
+/// Make the cache of `config` look written an hour from now: nothing changed until now is racy
+/// (tests change files and folders within the two seconds the cache does not trust).
+#[cfg(test)]
+pub(crate) fn settle_for_test(config: &Config) {
+    let path = dir(config).join(INDEX);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = MAGIC.len() + 32;
+    let written = i128::from_le_bytes(bytes[at..at + 16].try_into().unwrap());
+    let later = written + 3_600 * 1_000_000_000;
+    bytes[at..at + 16].copy_from_slice(&later.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,13 +803,35 @@ mod tests {
         };
         let empty = Cache::load(&config);
         assert!(empty.is_empty());
+        let root = Listing {
+            stamp: (3, 4, 5),
+            entries: vec![("2026".into(), true), ("b.md".into(), false)],
+        };
         empty.store(
             &config,
             &[("2026/a.md".into(), stamp, &a), ("b.md".into(), stamp, &m)],
             &[],
+            &[
+                (String::new(), root.clone()),
+                (
+                    "2026/".into(),
+                    Listing {
+                        stamp: (6, 7, 8),
+                        entries: vec![("a.md".into(), false)],
+                    },
+                ),
+            ],
         );
         let cache = Cache::load(&config);
         assert_eq!(cache.len(), 2);
+        assert_eq!(cache.listing("", (3, 4, 5)), Some(root.entries.as_slice()));
+        assert_eq!(
+            cache.listing("2026/", (6, 7, 8)),
+            Some(&[("a.md".to_string(), false)][..])
+        );
+        for changed in [(9, 4, 5), (3, 9, 5), (3, 4, 9)] {
+            assert_eq!(cache.listing("", changed), None, "{changed:?}");
+        }
         let racy = Cache {
             index: Index {
                 written_ns: 6,
@@ -747,6 +854,7 @@ mod tests {
             None,
             "written within two seconds: racy"
         );
+        assert_eq!(racy.listing("", (3, 4, 5)), None, "a racy folder too");
         assert_eq!(cache.get("b.md", stamp), Some((m.id.as_str(), m.recency())));
         assert_eq!(
             cache.get("2026/a.md", stamp),
@@ -785,7 +893,12 @@ mod tests {
         }
         for n in 0..40 {
             let edited = parse("2026/a.md", &format!("{text}\nEdit {n}.\n"));
-            cache.store(&config, &[("2026/a.md".into(), stamp, &edited)], &["b.md"]);
+            cache.store(
+                &config,
+                &[("2026/a.md".into(), stamp, &edited)],
+                &["b.md"],
+                &[],
+            );
             cache = Cache::load(&config);
             assert_eq!(
                 cache.read(&["b.md", "2026/a.md"], dir),

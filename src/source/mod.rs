@@ -33,6 +33,77 @@ struct Listed {
 /// each folder's entries are sorted by name and the subfolders' files put in their place. No sort
 /// over all the files, no sort keys to make.
 fn list(dir: &Path, rel_dir: &str) -> Result<Vec<Listed>, Diagnostic> {
+    Ok(list_with(dir, rel_dir, None)?.files)
+}
+
+/// What [`list_with`] found: the incident files, each folder's listing (for the cache), and
+/// whether any folder had to be read (the cache did not have it as it is).
+struct Found {
+    files: Vec<Listed>,
+    folders: Vec<(String, cache::Listing)>,
+    read: bool,
+}
+
+/// [`list`], taking a folder's entries from the parse cache when the folder is as it was then (one
+/// `lstat` instead of reading ten thousand names; see [`cache::Cache::listing`]). Editing a file
+/// does not change its folder; adding, removing or renaming one does.
+fn list_with(
+    dir: &Path,
+    rel_dir: &str,
+    cached: Option<(&crate::folder::Folder, &cache::Cache)>,
+) -> Result<Found, Diagnostic> {
+    // The folder's stamp before its entries: a change while it is read shows next time.
+    let stamp = cached.and_then(|(folder, _)| {
+        let st = folder
+            .lstat(rel_dir.strip_suffix('/').unwrap_or("."))
+            .ok()?;
+        Some((st.inode, st.mtime_ns, st.ctime_ns))
+    });
+    let known = cached
+        .zip(stamp)
+        .and_then(|((_, cache), stamp)| cache.listing(rel_dir, stamp));
+    let (entries, read) = match known {
+        Some(entries) => (entries.to_vec(), false),
+        None => (read_folder(dir)?, true),
+    };
+    // Subfolders (years, say) side by side; the first problem in folder order is reported.
+    let subs: Vec<Option<Result<Found, Diagnostic>>> = entries
+        .par_iter()
+        .map(|(name, is_dir)| {
+            is_dir.then(|| list_with(&dir.join(name), &format!("{rel_dir}{name}/"), cached))
+        })
+        .collect();
+    let mut found = Found {
+        files: Vec::with_capacity(entries.len()),
+        folders: Vec::new(),
+        read,
+    };
+    for ((name, _), sub) in entries.iter().zip(subs) {
+        match sub {
+            Some(sub) => {
+                let sub = sub?;
+                found.files.extend(sub.files);
+                found.folders.extend(sub.folders);
+                found.read |= sub.read;
+            }
+            None => found.files.push(Listed {
+                rel: format!("{rel_dir}{name}"),
+                path: dir.join(name),
+            }),
+        }
+    }
+    if let Some(stamp) = stamp {
+        found
+            .folders
+            .push((rel_dir.to_string(), cache::Listing { stamp, entries }));
+    }
+    Ok(found)
+}
+
+/// The incident files and subfolders of `dir` (name, is a folder), sorted by name: a folder's
+/// files then come where the separator-first order of whole paths puts them (a name that is a
+/// prefix of another sorts first, as `a/…` before `a-b` and `a.md`).
+fn read_folder(dir: &Path) -> Result<Vec<(String, bool)>, Diagnostic> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Diagnostic::new(format!(
             "cannot read the incidents folder {}: {}",
@@ -41,8 +112,7 @@ fn list(dir: &Path, rel_dir: &str) -> Result<Vec<Listed>, Diagnostic> {
         ))
         .hint("create it, or set incidents_dir in statuscast.yaml")
     })?;
-    // (name, is a folder, path)
-    let mut found: Vec<(String, bool, PathBuf)> = Vec::new();
+    let mut found: Vec<(String, bool)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| {
             Diagnostic::new(format!(
@@ -56,49 +126,31 @@ fn list(dir: &Path, rel_dir: &str) -> Result<Vec<Listed>, Diagnostic> {
         if name.starts_with('.') {
             continue;
         }
-        let path = entry.path();
         let file_type = entry.file_type().map_err(|e| {
             Diagnostic::new(format!(
                 "cannot read {}: {}",
-                path.display(),
+                entry.path().display(),
                 crate::io_reason(&e)
             ))
         })?;
         if file_type.is_dir() {
-            found.push((name.into_owned(), true, path));
-        } else if file_type.is_symlink() && path.is_dir() {
+            found.push((name.into_owned(), true));
+        } else if file_type.is_symlink() && entry.path().is_dir() {
             return Err(Diagnostic::new(
                 "this is a link to a folder; statuscast does not follow folder links",
             )
-            .at_file(&path)
+            .at_file(&entry.path())
             .hint("move the incident files into the incidents folder, or link each file"));
         } else if Path::new(&*name)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("md"))
             && !name.eq_ignore_ascii_case("readme.md")
         {
-            found.push((name.into_owned(), false, path));
+            found.push((name.into_owned(), false));
         }
     }
-    // By name: a folder's files then come where the separator-first order of whole paths puts
-    // them (a name that is a prefix of another sorts first, as `a/…` before `a-b` and `a.md`).
-    found.sort_unstable_by(|(a, ..), (b, ..)| a.cmp(b));
-    // Subfolders (years, say) side by side; the first problem in folder order is reported.
-    let mut listed: Vec<Option<Result<Vec<Listed>, Diagnostic>>> = found
-        .par_iter()
-        .map(|(name, is_dir, path)| is_dir.then(|| list(path, &format!("{rel_dir}{name}/"))))
-        .collect();
-    let mut files = Vec::with_capacity(found.len());
-    for ((name, _, path), sub) in found.into_iter().zip(listed.iter_mut()) {
-        match sub.take() {
-            Some(sub) => files.extend(sub?),
-            None => files.push(Listed {
-                rel: format!("{rel_dir}{name}"),
-                path,
-            }),
-        }
-    }
-    Ok(files)
+    found.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(found)
 }
 
 /// The text of a user file, or a diagnostic at the first byte that is not UTF-8.
@@ -236,14 +288,18 @@ pub fn load_cached_where(
 ) -> Result<Vec<Incident>, Diagnostics> {
     let _t = crate::timings::span("load incidents (cached)");
     let dir = config.incidents_path();
-    let t = crate::timings::span("  list files");
-    let files = list(&dir, "")?;
-    drop(t);
     let t = crate::timings::span("  cache index");
     let cache = cache::Cache::load(config);
     drop(t);
-    let t = crate::timings::span("  stat files");
+    let t = crate::timings::span("  list files");
     let folder = crate::folder::Folder::open(&dir);
+    let Found {
+        files,
+        folders,
+        read: relisted,
+    } = list_with(&dir, "", Some((&folder, &cache)))?;
+    drop(t);
+    let t = crate::timings::span("  stat files");
     let (results, ()) = rayon::join(
         || {
             files
@@ -332,13 +388,13 @@ pub fn load_cached_where(
     // What the cache does not serve: files parsed now, and its entries no file matched (files
     // edited or deleted since it was written). Rewriting its index costs about as much as parsing
     // a few hundred files again, so a handful (one in 512 of the files it knows) are parsed again
-    // on the next run instead; more than that, and it is written.
+    // on the next run instead; more than that, or a folder that had to be read, and it is written.
     let uncached = parsed + cache.len().saturating_sub(hits);
-    if store && problems.is_empty() && uncached > cache.len() / cache::REWRITE_AFTER {
+    if store && problems.is_empty() && (relisted || uncached > cache.len() / cache::REWRITE_AFTER) {
         // Written on another thread while the caller goes on; `cache::wait` before the end.
         let entries: Vec<(String, cache::Stamp, &Incident)> =
             fresh.iter().map(|(r, s, i)| (r.clone(), *s, i)).collect();
-        cache.store_later(config, &entries, kept);
+        cache.store_later(config, &entries, kept, folders);
     }
     incidents.extend(fresh.into_iter().map(|(_, _, i)| i));
     let _t = crate::timings::span("  ids + order");
@@ -399,6 +455,82 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cached_listing_is_used_only_while_its_folder_is_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::for_test();
+        config.root = tmp.path().to_path_buf();
+        let dir = config.incidents_path();
+        std::fs::create_dir_all(dir.join("2026")).unwrap();
+        let text = "---\ntitle: T\ncomponents: [sms]\nimpact: minor\n---\n\n## 2026-11-20 08:12 resolved\nFixed.\n";
+        let write = |rel: &str| std::fs::write(dir.join(rel), text).unwrap();
+        for rel in ["2026/a.md", "2026/b.md", "c.md"] {
+            write(rel);
+        }
+        let folder = crate::folder::Folder::open(&dir);
+        let listed = || {
+            let cache = cache::Cache::load(&config);
+            let found = list_with(&dir, "", Some((&folder, &cache))).unwrap();
+            let rels: Vec<String> = found.files.iter().map(|f| f.rel.clone()).collect();
+            assert_eq!(
+                rels,
+                list(&dir, "")
+                    .unwrap()
+                    .into_iter()
+                    .map(|f| f.rel)
+                    .collect::<Vec<_>>(),
+                "the same files as reading the folders"
+            );
+            (rels, found.read)
+        };
+        let store = || {
+            load_cached(&config, true).unwrap();
+            cache::wait();
+            cache::settle_for_test(&config);
+        };
+        store();
+        assert_eq!(
+            listed(),
+            (
+                vec!["2026/a.md".into(), "2026/b.md".into(), "c.md".into()],
+                false
+            ),
+            "unchanged folders are not read"
+        );
+        // Added, even with the folder's modification time set back: its change time moved.
+        let before = std::fs::metadata(dir.join("2026"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        write("2026/a-new.md");
+        std::fs::File::open(dir.join("2026"))
+            .unwrap()
+            .set_times(std::fs::FileTimes::new().set_modified(before))
+            .unwrap();
+        let (rels, read) = listed();
+        assert!(
+            read && rels.contains(&"2026/a-new.md".to_string()),
+            "{rels:?}"
+        );
+        store();
+        assert!(!listed().1);
+        // Removed, renamed, a new folder.
+        std::fs::remove_file(dir.join("2026/b.md")).unwrap();
+        std::fs::rename(dir.join("c.md"), dir.join("d.md")).unwrap();
+        std::fs::create_dir(dir.join("2027")).unwrap();
+        write("2027/e.md");
+        let (rels, read) = listed();
+        assert!(read);
+        assert_eq!(rels, ["2026/a-new.md", "2026/a.md", "2027/e.md", "d.md"]);
+        // An edit in place leaves the folder as it is; the file's own stamp tells.
+        store();
+        std::fs::write(dir.join("d.md"), text.replace("Fixed.", "Fixed again.")).unwrap();
+        assert!(!listed().1);
+        let incidents = load_cached(&config, true).unwrap();
+        let d = incidents.iter().find(|i| i.id == "d").unwrap();
+        assert_eq!(d.updates[0].body.to_string(), "Fixed again.");
+    }
+
+    #[test]
     fn a_few_changed_files_are_parsed_again_instead_of_rewriting_the_cache() {
         let tmp = tempfile::tempdir().unwrap();
         let mut config = Config::for_test();
@@ -434,6 +566,7 @@ mod tests {
             i.updates[0].body.to_string()
         };
         assert_eq!(load().len(), 1100);
+        cache::settle_for_test(&config);
         let written = std::fs::read(&index).unwrap();
 
         std::fs::write(file(7), text(7, " Edited.")).unwrap();
@@ -444,9 +577,8 @@ mod tests {
                 "Fixed 7. Edited.",
                 "read from the file"
             );
-            assert_eq!(
-                std::fs::read(&index).unwrap(),
-                written,
+            assert!(
+                std::fs::read(&index).unwrap() == written,
                 "one edited file: the index is left as it is"
             );
         }
@@ -455,9 +587,8 @@ mod tests {
         let incidents = load();
         assert_eq!(body(&incidents, 7), "Fixed 7. Edited.");
         assert_eq!(body(&incidents, 8), "Fixed 8. Edited too.");
-        assert_ne!(
-            std::fs::read(&index).unwrap(),
-            written,
+        assert!(
+            std::fs::read(&index).unwrap() != written,
             "two edited files leave four entries stale: the index is written"
         );
         let incidents = load();
