@@ -33,7 +33,8 @@ pub fn build(global: &Global, args: &BuildArgs) -> Result<(DateTime<Utc>, Config
             let t = crate::timings::span("theme");
             let theme = Theme::load(&config);
             drop(t);
-            (theme, site::previous(&config, &args.out))
+            let global = theme.as_ref().ok().map(|t| site::global_key_of(&config, t));
+            (theme, site::previous(&config, &args.out, global))
         },
     );
     let incidents = incidents.map_err(super::problems_error)?;

@@ -130,6 +130,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// What every page depends on besides its incidents: this statuscast, the config, the theme.
 fn global_key(input: &Input) -> [u8; 32] {
+    global_key_of(input.config, input.theme)
+}
+
+/// What every page's key includes: statuscast itself, the config and the theme.
+#[must_use]
+pub fn global_key_of(config: &Config, theme: &Theme) -> [u8; 32] {
     let mut h = sha2::Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
@@ -140,8 +146,8 @@ fn global_key(input: &Input) -> [u8; 32] {
         );
         h.update(meta.len().to_le_bytes());
     }
-    h.update(format!("{:?}", input.config).as_bytes());
-    h.update(input.theme.fingerprint);
+    h.update(format!("{config:?}").as_bytes());
+    h.update(theme.fingerprint);
     h.finalize().into()
 }
 
@@ -606,22 +612,31 @@ where
 /// # Errors
 /// Rendering or writing problems; `out` is then left as it was.
 pub fn build(input: &Input, out: &Path) -> Result<Stats, Diagnostics> {
-    build_on(input, out, previous(input.config, out)?)
+    build_on(
+        input,
+        out,
+        previous(input.config, out, Some(global_key(input)))?,
+    )
 }
 
 /// What the last build into `out` left to reuse (see [`spare`]); `None` where the spare cannot be
-/// used. Independent of the incidents, so it can be read while they are loaded.
+/// used. Independent of the incidents, so it can be read while they are loaded. With this build's
+/// `global` key (see [`global_key_of`]), what can be kept is checked at once.
 ///
 /// # Errors
 /// When the cache folder cannot be made or locked.
-pub fn previous(config: &Config, out: &Path) -> Result<Option<spare::Previous>, Diagnostic> {
+pub fn previous(
+    config: &Config,
+    out: &Path,
+    global: Option<[u8; 32]>,
+) -> Result<Option<spare::Previous>, Diagnostic> {
     let _t = crate::timings::span("previous output");
     let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
     let state = crate::source::cache::dir(config).join(format!(
         "site-{}",
         hex(&sha2::Sha256::digest(abs.to_string_lossy().as_bytes())[..6])
     ));
-    spare::Previous::open(out, &state)
+    spare::Previous::open(out, &state, global)
 }
 
 /// [`build`] with the [`previous`] output already read.

@@ -53,10 +53,12 @@ struct Entry {
 pub struct Manifest {
     /// Inode of the folder this manifest describes.
     ino: u64,
+    /// The key of what every page's key includes (config, theme, statuscast) when it was made.
+    global: Key,
     files: HashMap<String, Entry>,
 }
 
-const MAGIC: &[u8; 8] = b"SCSITE01";
+const MAGIC: &[u8; 8] = b"SCSITE02";
 
 impl Manifest {
     /// Does the folder hold the page `path` rendered from `key`? Its entry if so.
@@ -69,6 +71,7 @@ impl Manifest {
         let mut w = W(Vec::with_capacity(crate::codec::CHUNK + 512));
         w.0.extend_from_slice(MAGIC);
         w.u64(self.ino);
+        w.bytes32(&self.global);
         w.u64(self.files.len() as u64);
         for (path, e) in &self.files {
             w.str(path);
@@ -92,6 +95,7 @@ impl Manifest {
             return None;
         }
         let ino = r.u64()?;
+        let global = r.bytes32()?;
         let n = usize::try_from(r.u64()?).ok()?;
         let mut files =
             HashMap::with_capacity_and_hasher(n.min(1 << 20), rustc_hash::FxBuildHasher);
@@ -115,7 +119,7 @@ impl Manifest {
                 },
             );
         }
-        r.0.is_empty().then_some(Manifest { ino, files })
+        r.0.is_empty().then_some(Manifest { ino, global, files })
     }
 }
 
@@ -143,6 +147,11 @@ pub struct Previous {
     /// The spare's files and their hashes; `None`: no manifest to trust (a killed build, a first
     /// build), every file the spare has is rewritten.
     spare: Option<Manifest>,
+    /// The global key of this build (see `site::global_key`), when known at the start.
+    global: Option<Key>,
+    /// Whether the live manifest's entries say if the spare has them (see [`Entry::in_spare`]);
+    /// otherwise each page is checked when it is asked for.
+    spare_checked: bool,
 }
 
 impl Previous {
@@ -151,7 +160,11 @@ impl Previous {
     ///
     /// # Errors
     /// When the folders cannot be made or the lock cannot be taken.
-    pub fn open(out: &Path, state: &Path) -> Result<Option<Previous>, Diagnostic> {
+    pub fn open(
+        out: &Path,
+        state: &Path,
+        global: Option<Key>,
+    ) -> Result<Option<Previous>, Diagnostic> {
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -176,13 +189,16 @@ impl Previous {
         let mut live = read_manifest(&state.join("live.bin"), out);
         let spare = read_manifest(&state.join("spare.bin"), &state.join("spare"));
         // Which pages the spare has intact (one `lstat` each), asked now, while the incidents are
-        // still being read, instead of page by page while rendering.
-        if let (Some(live), Some(spare)) = (&mut live, &spare) {
+        // still being read, instead of page by page while rendering. Not when the config, the
+        // theme or statuscast changed: no page can be kept then.
+        let mut spare_checked = false;
+        if let (Some(live), Some(spare)) = (&mut live, &spare)
+            && global == Some(live.global)
+        {
             live.files.par_iter_mut().for_each(|(path, e)| {
-                e.in_spare = e.key.is_some()
-                    && spare.files.get(path).is_some_and(|s| s.hash == e.hash)
-                    && spare_dir.has_file(path, e.size);
+                e.in_spare = e.key.is_some() && in_spare(spare, &spare_dir, path, e);
             });
+            spare_checked = true;
         }
         Ok(Some(Previous {
             _lock: lock,
@@ -192,6 +208,8 @@ impl Previous {
             state: state.to_path_buf(),
             live,
             spare,
+            global,
+            spare_checked,
         }))
     }
 
@@ -204,7 +222,14 @@ impl Previous {
         let Some(e) = self.live.as_ref().and_then(|m| m.page(path, key)) else {
             return Reuse::No;
         };
-        if e.in_spare {
+        let kept = if self.spare_checked {
+            e.in_spare
+        } else {
+            self.spare
+                .as_ref()
+                .is_some_and(|spare| in_spare(spare, &self.spare_dir, path, e))
+        };
+        if kept {
             Reuse::Kept
         } else if self.out_dir.has_file(path, e.size) {
             Reuse::Copy
@@ -212,6 +237,11 @@ impl Previous {
             Reuse::No
         }
     }
+}
+
+/// Does the spare hold `path` as the live output's entry `e` has it, intact (one `lstat`)?
+fn in_spare(spare: &Manifest, spare_dir: &Folder, path: &str, e: &Entry) -> bool {
+    spare.files.get(path).is_some_and(|s| s.hash == e.hash) && spare_dir.has_file(path, e.size)
 }
 
 #[cfg(unix)]
@@ -259,7 +289,7 @@ fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
 /// # Errors
 /// When a file cannot be written; `out` is untouched then.
 pub fn sync(out: &Path, files: &[Output], state: &Path) -> Result<bool, Diagnostic> {
-    match Previous::open(out, state)? {
+    match Previous::open(out, state, None)? {
         Some(previous) => {
             sync_reusing(files, &[], &[], &[], previous)?;
             Ok(true)
@@ -291,6 +321,8 @@ pub fn sync_reusing(
         spare_dir,
         live,
         spare: spare_files,
+        global,
+        spare_checked: _,
     } = previous;
     let spare = state.join("spare");
     let (spare_manifest, live_manifest) = (state.join("spare.bin"), state.join("live.bin"));
@@ -440,6 +472,7 @@ pub fn sync_reusing(
     }
     let new_live = Manifest {
         ino: ino(&out).unwrap_or(0),
+        global: global.unwrap_or_default(),
         files: new_live,
     };
     write_manifest(&live_manifest, &new_live)?;
