@@ -128,6 +128,35 @@ for n in $SIZES; do
   echo "   ${rows[-1]}"
 done
 
+# Linear growth, measured with the two sizes side by side: run one after the other, minutes apart,
+# the sizes see different machine speeds (this VM's drifts by a third within an hour).
+linear=""
+if [[ " $SIZES " == *" 10000 "* && " $SIZES " == *" 30000 "* ]]; then
+  echo "== linear growth: full builds (config changed) of 10 000 and 30 000, interleaved"
+  for n in 10000 30000; do
+    cp "$WORK/results-n$n.yaml" "$WORK/n$n/statuscast.yaml"
+    rm -f "$WORK/results-n$n.linear.times"
+  done
+  for r in $(seq "$RUNS"); do
+    for n in 10000 30000; do
+      cd "$WORK/n$n"
+      sed -i "s/^  description: \"\(.*\)\"$/  description: \"\1 (l$r)\"/" statuscast.yaml
+      sync
+      run_timed "$WORK/results-n$n.linear" "$SC" --now "$NOW" build
+      "$SC" --now "$NOW" build >/dev/null
+      cd - >/dev/null
+    done
+  done
+  for n in 10000 30000; do
+    cp "$WORK/results-n$n.yaml" "$WORK/n$n/statuscast.yaml"
+    (cd "$WORK/n$n" && "$SC" --now "$NOW" build >/dev/null)
+  done
+  read -r l10 _ _ <<<"$(best "$WORK/results-n10000.linear.times")"
+  read -r l30 _ _ <<<"$(best "$WORK/results-n30000.linear.times")"
+  linear="Linear growth, full builds after a config change run side by side (best of $RUNS each): 10 000 in $l10 s, 30 000 in $l30 s: $(awk -v a="$l30" -v b="$l10" 'BEGIN{printf "%.2f", a/b}')×."
+  echo "   $linear"
+fi
+
 echo "== fan-out: one update to 8 channels that answer in 300 ms each"
 fanout=$(cargo test --locked --quiet --test it fan_out -- --nocapture 2>&1 | grep -o 'fan-out: .*' | head -1 || true)
 echo "   ${fanout:-not measured}"
@@ -146,6 +175,10 @@ cores=$(nproc)
   printf '%s\n' "${rows[@]}"
   echo
   echo "Fan-out of one update to 8 channels that each answer after 300 ms: ${fanout#fan-out: }"
+  if [ -n "$linear" ]; then
+    echo
+    echo "$linear"
+  fi
   echo
   echo "Generated; the targets and what the profiles showed are in [README.md](README.md)."
 } >bench/RESULTS.md
