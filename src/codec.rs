@@ -82,7 +82,9 @@ impl<'a> R<'a> {
     }
     pub fn str(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        simdutf8::basic::from_utf8(self.take(n)?)
+            .ok()
+            .map(str::to_owned)
     }
     pub fn time(&mut self) -> Option<DateTime<Utc>> {
         let secs = i64::from_le_bytes(self.take(8)?.try_into().ok()?);

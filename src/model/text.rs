@@ -20,7 +20,8 @@ impl Text {
     /// The text at `range` of `buf`, if it lies in it and is UTF-8.
     #[must_use]
     pub fn shared(buf: &Arc<Vec<u8>>, range: Range<usize>) -> Option<Text> {
-        std::str::from_utf8(buf.get(range.clone())?).ok()?;
+        // SIMD: the check runs over every cached text a build reads (20 MB at 10 000 incidents).
+        simdutf8::basic::from_utf8(buf.get(range.clone())?).ok()?;
         Some(Text(Repr::Shared(Arc::clone(buf), range)))
     }
 
@@ -31,7 +32,7 @@ impl Text {
             // Checked when made: never empty by mistake.
             Repr::Shared(buf, range) => buf
                 .get(range.clone())
-                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|b| simdutf8::basic::from_utf8(b).ok())
                 .unwrap_or_default(),
         }
     }

@@ -189,21 +189,18 @@ impl Clock {
     /// `20. November 2026` / `November 20, 2026`.
     #[must_use]
     pub fn date(&self, t: DateTime<Utc>) -> String {
-        let l = self.local(t);
-        match self.lang {
-            Lang::De => format!(
-                "{}. {} {}",
-                l.day(),
-                month_name(self.lang, l.month0()),
-                l.year()
-            ),
-            Lang::En => format!(
-                "{} {}, {}",
-                month_name(self.lang, l.month0()),
-                l.day(),
-                l.year()
-            ),
-        }
+        let mut s = String::with_capacity(20);
+        self.write_date(&mut s, &self.local(t));
+        s
+    }
+
+    fn write_date(self, s: &mut String, l: &DateTime<Tz>) {
+        use std::fmt::Write;
+        let month = month_name(self.lang, l.month0());
+        let _ = match self.lang {
+            Lang::De => write!(s, "{}. {month} {}", l.day(), l.year()),
+            Lang::En => write!(s, "{month} {}, {}", l.day(), l.year()),
+        };
     }
 
     /// `Freitag, 20. November 2026` / `Friday, November 20, 2026`.
@@ -228,20 +225,40 @@ impl Clock {
     /// `08:12 MEZ`-style clock time with the zone abbreviation (`CET` in English, `MEZ` in German).
     #[must_use]
     pub fn time(&self, t: DateTime<Utc>) -> String {
-        let l = self.local(t);
-        let abbr = l.format("%Z").to_string();
-        let abbr = match (self.lang, abbr.as_str()) {
-            (Lang::De, "CET") => "MEZ".to_string(),
-            (Lang::De, "CEST") => "MESZ".to_string(),
-            _ => abbr,
+        let mut s = String::with_capacity(12);
+        self.write_time(&mut s, &self.local(t));
+        s
+    }
+
+    fn write_time(self, s: &mut String, l: &DateTime<Tz>) {
+        use chrono_tz::OffsetName;
+        use std::fmt::Write;
+        let offset = l.offset();
+        let abbr = match (self.lang, offset.abbreviation()) {
+            (Lang::De, Some("CET")) => "MEZ",
+            (Lang::De, Some("CEST")) => "MESZ",
+            // Zones without a name for their offset (`-03`): what `%Z` shows.
+            (_, Some(a)) => a,
+            (_, None) => "",
         };
-        format!("{:02}:{:02} {abbr}", l.hour(), l.minute())
+        let _ = write!(s, "{:02}:{:02} ", l.hour(), l.minute());
+        if abbr.is_empty() {
+            let _ = write!(s, "{}", l.format("%Z"));
+        } else {
+            s.push_str(abbr);
+        }
     }
 
     /// `20. November 2026, 08:12 MEZ` / `November 20, 2026, 08:12 CET`.
     #[must_use]
     pub fn date_time(&self, t: DateTime<Utc>) -> String {
-        format!("{}, {}", self.date(t), self.time(t))
+        // Every update of every page shows one: the zone is looked up once and one string made.
+        let l = self.local(t);
+        let mut s = String::with_capacity(32);
+        self.write_date(&mut s, &l);
+        s.push_str(", ");
+        self.write_time(&mut s, &l);
+        s
     }
 
     /// `2 Std. 15 Min.` / `2 h 15 min`, `3 Tage 4 Std.` / `3 days 4 h`; never empty.
@@ -331,6 +348,38 @@ mod tests {
         assert!(parse_time("2026-11-10 19:30 Mars/Olympus", Berlin).is_err());
         assert!(parse_time("20.11.2026 08:12", Berlin).is_err());
         assert!(parse_time("2026-11-20 25:12", Berlin).is_err());
+    }
+
+    #[test]
+    fn clock_times_name_the_zone_as_strftime_does_in_any_zone() {
+        // The zone's name comes from its offset directly; `%Z` is what it replaced.
+        let zones: [Tz; 6] = [
+            Berlin,
+            chrono_tz::America::Sao_Paulo,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::UTC,
+            chrono_tz::Pacific::Chatham,
+        ];
+        for tz in zones {
+            for lang in [Lang::De, Lang::En] {
+                let clock = Clock { lang, tz };
+                // Every 7 h 13 min over two years: both sides of every change of offset.
+                let mut t = utc("2025-01-01T00:00:00Z");
+                while t < utc("2027-01-01T00:00:00Z") {
+                    let l = t.with_timezone(&tz);
+                    let zone = match (lang, l.format("%Z").to_string().as_str()) {
+                        (Lang::De, "CET") => "MEZ".to_string(),
+                        (Lang::De, "CEST") => "MESZ".to_string(),
+                        (_, z) => z.to_string(),
+                    };
+                    let want = format!("{:02}:{:02} {zone}", l.hour(), l.minute());
+                    assert_eq!(clock.time(t), want, "{tz} {t}");
+                    assert_eq!(clock.date_time(t), format!("{}, {want}", clock.date(t)));
+                    t += TimeDelta::minutes(433);
+                }
+            }
+        }
     }
 
     #[test]

@@ -122,6 +122,10 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
     // cut back as it fills: a few hundred picks, not every update of the history.
     let mut feeds_picks: Vec<Vec<Pick>> =
         vec![Vec::with_capacity(2 * FEED_ENTRIES); components.len() + 1];
+    // Per feed, once it has FEED_ENTRIES picks: the time of the oldest it keeps. An update older
+    // than that cannot be among the newest, so it is not even kept (the history comes newest
+    // first: after the first few hundred updates, hardly any is).
+    let mut floor: Vec<Option<DateTime<Utc>>> = vec![None; components.len() + 1];
     let mut member: Vec<usize> = Vec::with_capacity(components.len() + 1);
     for (n, incident) in m.visible.iter().enumerate() {
         member.clear();
@@ -135,10 +139,14 @@ fn select<'a>(m: &Machine<'a>) -> (Vec<Entry<'a>>, Vec<Feed>) {
         );
         for (index, update) in incident.published(m.now).iter().enumerate() {
             for &f in &member {
+                if floor[f].is_some_and(|t| update.at < t) {
+                    continue;
+                }
                 let picks = &mut feeds_picks[f];
                 picks.push((update.at, index as u32, n as u32));
                 if picks.len() == 2 * FEED_ENTRIES {
                     cut(picks);
+                    floor[f] = picks.iter().map(|p| p.0).min();
                 }
             }
         }

@@ -213,23 +213,26 @@ pub fn render_with(
         .collect();
     drop(t);
 
-    // What every page has; cloned per page instead of serialized again for each.
+    // What every page has (the theme's texts are the bulk of it): made once and cloned once per
+    // worker, not per page. A context renders one kind of page after another, and every key
+    // such a page has is set again for each (`site` too), so nothing carries over.
     let mut base = Context::new();
     base.insert("site", &site);
     base.insert("t", &input.theme.texts);
-    let page = |template: &str,
+    let page = |ctx: &mut Context,
+                template: &str,
                 path: &str,
                 as_of: Option<DateTime<Utc>>,
                 fill: &dyn Fn(&mut Context)|
      -> Result<Output, Diagnostic> {
-        let mut ctx = base.clone();
-        if let Some(t) = as_of {
-            ctx.insert("site", &views.site_as_of(t));
+        match as_of {
+            Some(t) => ctx.insert("site", &views.site_as_of(t)),
+            None => ctx.insert("site", &site),
         }
         ctx.insert("root", &root_of(path));
         ctx.insert("page_path", path);
-        fill(&mut ctx);
-        let html = input.theme.tera.render(template, &ctx).map_err(|e| {
+        fill(ctx);
+        let html = input.theme.tera.render(template, ctx).map_err(|e| {
             Diagnostic::new(format!(
                 "rendering {path} with {template} failed: {}",
                 theme::tera_reason(&e)
@@ -380,16 +383,17 @@ pub fn render_with(
     let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
     let recent = recent_days(&views, &visible, &recent, &view);
     let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
-    let mut pages: Vec<Result<Output, Diagnostic>> = vec![page("index.html", "", None, &|ctx| {
-        ctx.insert(
-            "overall",
-            &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
-        );
-        ctx.insert("groups", &groups);
-        ctx.insert("active", &going_on);
-        ctx.insert("maintenance", &maintenance);
-        ctx.insert("recent", &recent);
-    })];
+    let mut pages: Vec<Result<Output, Diagnostic>> =
+        vec![page(&mut base.clone(), "index.html", "", None, &|ctx| {
+            ctx.insert(
+                "overall",
+                &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
+            );
+            ctx.insert("groups", &groups);
+            ctx.insert("active", &going_on);
+            ctx.insert("maintenance", &maintenance);
+            ctx.insert("recent", &recent);
+        })];
 
     drop(t);
     let t = crate::timings::span("incident pages");
@@ -399,12 +403,15 @@ pub fn render_with(
             .par_iter()
             .enumerate()
             .filter(|(n, _)| !incident_kept[*n])
-            .map(|(n, i)| {
-                let v = view(i);
-                page("incident.html", &v.path, keyed[n].1, &|ctx| {
-                    ctx.insert("incident", v);
-                })
-            }),
+            .map_init(
+                || base.clone(),
+                |ctx, (n, i)| {
+                    let v = view(i);
+                    page(ctx, "incident.html", &v.path, keyed[n].1, &|ctx| {
+                        ctx.insert("incident", v);
+                    })
+                },
+            ),
     );
 
     drop(t);
@@ -415,31 +422,34 @@ pub fn render_with(
             .par_iter()
             .enumerate()
             .filter(|(n, _)| history_needed[*n])
-            .map(|(n, chunk)| {
-                let current = n + 1;
-                let path = history_path(current);
-                let mut months: Vec<MonthSection> = Vec::new();
-                for i in *chunk {
-                    let label = views.clock.month(i.started_at());
-                    match months.last_mut() {
-                        Some(m) if m.label == label => m.incidents.push(view(i)),
-                        _ => months.push(MonthSection {
-                            label,
-                            incidents: vec![view(i)],
-                        }),
+            .map_init(
+                || base.clone(),
+                |ctx, (n, chunk)| {
+                    let current = n + 1;
+                    let path = history_path(current);
+                    let mut months: Vec<MonthSection> = Vec::new();
+                    for i in *chunk {
+                        let label = views.clock.month(i.started_at());
+                        match months.last_mut() {
+                            Some(m) if m.label == label => m.incidents.push(view(i)),
+                            _ => months.push(MonthSection {
+                                label,
+                                incidents: vec![view(i)],
+                            }),
+                        }
                     }
-                }
-                let pagination = Pagination {
-                    current,
-                    total,
-                    prev: (current > 1).then(|| history_path(current - 1)),
-                    next: (current < total).then(|| history_path(current + 1)),
-                };
-                page("history.html", &path, history_as_of(chunk), &|ctx| {
-                    ctx.insert("months", &months);
-                    ctx.insert("pagination", &pagination);
-                })
-            }),
+                    let pagination = Pagination {
+                        current,
+                        total,
+                        prev: (current > 1).then(|| history_path(current - 1)),
+                        next: (current < total).then(|| history_path(current + 1)),
+                    };
+                    page(ctx, "history.html", &path, history_as_of(chunk), &|ctx| {
+                        ctx.insert("months", &months);
+                        ctx.insert("pagination", &pagination);
+                    })
+                },
+            ),
     );
 
     drop(t);

@@ -417,20 +417,23 @@ pub fn sync_reusing(
         .collect();
     drop(t);
     let t = crate::timings::span("  write changed");
-    let dirs: BTreeSet<&str> = changed
-        .iter()
-        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
-        .collect();
-    for d in dirs {
-        let dir = spare.join(d);
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
-    }
     changed.par_iter().try_for_each(|f| {
         let path = spare.join(&f.path);
         // Overwritten in place: the spare is not served, and shares no file with the live folder
         // (reused pages are copied, never linked). Keeping the inode spares the file system the
-        // allocation of a new one, its most expensive step when thousands of pages change.
-        if overwrite(&path, &f.bytes).is_err() {
+        // allocation of a new one, its most expensive step when thousands of pages change. A
+        // missing folder is made here, on both cores: a first build makes one per incident.
+        let mut written = overwrite(&path, &f.bytes);
+        if written
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
+            }
+            written = overwrite(&path, &f.bytes);
+        }
+        if written.is_err() {
             // A folder where a file belongs now, or a file that cannot be opened for writing.
             remove_tree_or_file(&path);
             std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
@@ -520,8 +523,14 @@ fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::remove_file(path)?;
     }
     let mut file = options.open(path)?;
+    // Cut to length only when the old bytes were longer: a new file (every file of a first
+    // build) needs no second system call.
+    let old = file.metadata()?.len();
     file.write_all(bytes)?;
-    file.set_len(bytes.len() as u64)
+    if old > bytes.len() as u64 {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
 }
 
 /// The files below `dir` (relative paths); links and whatever is not a file or folder are
