@@ -343,116 +343,142 @@ pub fn render_with(
     for &(n, _) in &recent.0 {
         need[n] = true;
     }
-    let t2 = crate::timings::span("  build views");
-    // Views (and their Markdown) only where a page is rendered; each built once. Boxed: a rebuild
-    // needs a handful of the 10 000, and a slot costs 8 bytes instead of a whole view.
-    let built: Vec<Option<Box<IncidentView>>> = visible
-        .par_iter()
-        .zip(need.par_iter())
-        .map(|(i, need)| need.then(|| Box::new(views.incident(i))))
+    // Every file's path is known now: the machine outputs (the sitemap lists the pages) are made
+    // on one core while the pages are rendered on the other (a rebuild renders a handful of
+    // pages, so each side is mostly one thread).
+    let paths: Vec<&str> = std::iter::once("index.html")
+        .chain(keys.iter().map(|(p, _)| p.as_str()))
+        .chain(reused.iter().map(String::as_str))
+        .chain(input.theme.assets.keys().map(String::as_str))
+        .chain(std::iter::once("README.md"))
         .collect();
-    let fallback: std::sync::OnceLock<Vec<IncidentView>> = std::sync::OnceLock::new();
-    let view = |i: &Incident| -> &IncidentView {
-        let n = index[i.id.as_str()];
-        built[n].as_deref().unwrap_or_else(|| {
-            &fallback.get_or_init(|| visible.iter().map(|i| views.incident(i)).collect())[n]
-        })
-    };
-    drop(t2);
-    drop(t);
-
-    // Front page.
-    let worst = overall(&statuses);
-    let t = crate::timings::span("uptime");
-    let groups = groups(&views, input.incidents, &statuses);
-    drop(t);
-    let t = crate::timings::span("front page");
-    let going_on: Vec<&IncidentView> = visible
-        .iter()
-        .enumerate()
-        .filter(|(n, i)| !i.is_maintenance() && active[*n])
-        .map(|(_, i)| view(i))
-        .collect();
-    let mut maintenance: Vec<&Incident> = visible
-        .iter()
-        .enumerate()
-        .filter(|(n, i)| i.is_maintenance() && (upcoming[*n] || active[*n]))
-        .map(|(_, i)| *i)
-        .collect();
-    maintenance.sort_by_key(|i| i.started_at());
-    let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
-    let recent = recent_days(&views, &visible, &recent, &view);
-    let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
-    let mut pages: Vec<Result<Output, Diagnostic>> =
-        vec![page(&mut base.clone(), "index.html", "", None, &|ctx| {
-            ctx.insert(
-                "overall",
-                &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
-            );
-            ctx.insert("groups", &groups);
-            ctx.insert("active", &going_on);
-            ctx.insert("maintenance", &maintenance);
-            ctx.insert("recent", &recent);
-        })];
-
-    drop(t);
-    let t = crate::timings::span("incident pages");
-    // One page per incident.
-    pages.par_extend(
-        visible
+    let html = || {
+        let t2 = crate::timings::span("  build views");
+        // Views (and their Markdown) only where a page is rendered; each built once. Boxed: a rebuild
+        // needs a handful of the 10 000, and a slot costs 8 bytes instead of a whole view.
+        let built: Vec<Option<Box<IncidentView>>> = visible
             .par_iter()
-            .enumerate()
-            .filter(|(n, _)| !incident_kept[*n])
-            .map_init(
-                || base.clone(),
-                |ctx, (n, i)| {
-                    let v = view(i);
-                    page(ctx, "incident.html", &v.path, keyed[n].1, &|ctx| {
-                        ctx.insert("incident", v);
-                    })
-                },
-            ),
-    );
+            .zip(need.par_iter())
+            .map(|(i, need)| need.then(|| Box::new(views.incident(i))))
+            .collect();
+        let fallback: std::sync::OnceLock<Vec<IncidentView>> = std::sync::OnceLock::new();
+        let view = |i: &Incident| -> &IncidentView {
+            let n = index[i.id.as_str()];
+            built[n].as_deref().unwrap_or_else(|| {
+                &fallback.get_or_init(|| visible.iter().map(|i| views.incident(i)).collect())[n]
+            })
+        };
+        drop(t2);
+        drop(t);
 
-    drop(t);
-    let t = crate::timings::span("history pages");
-    // History, paginated, grouped by month within a page.
-    pages.par_extend(
-        chunks
-            .par_iter()
+        // Front page.
+        let worst = overall(&statuses);
+        let t = crate::timings::span("uptime");
+        let groups = groups(&views, input.incidents, &statuses);
+        drop(t);
+        let t = crate::timings::span("front page");
+        let going_on: Vec<&IncidentView> = visible
+            .iter()
             .enumerate()
-            .filter(|(n, _)| history_needed[*n])
-            .map_init(
-                || base.clone(),
-                |ctx, (n, chunk)| {
-                    let current = n + 1;
-                    let path = history_path(current);
-                    let mut months: Vec<MonthSection> = Vec::new();
-                    for i in *chunk {
-                        let label = views.clock.month(i.started_at());
-                        match months.last_mut() {
-                            Some(m) if m.label == label => m.incidents.push(view(i)),
-                            _ => months.push(MonthSection {
-                                label,
-                                incidents: vec![view(i)],
-                            }),
+            .filter(|(n, i)| !i.is_maintenance() && active[*n])
+            .map(|(_, i)| view(i))
+            .collect();
+        let mut maintenance: Vec<&Incident> = visible
+            .iter()
+            .enumerate()
+            .filter(|(n, i)| i.is_maintenance() && (upcoming[*n] || active[*n]))
+            .map(|(_, i)| *i)
+            .collect();
+        maintenance.sort_by_key(|i| i.started_at());
+        let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
+        let recent = recent_days(&views, &visible, &recent, &view);
+        let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
+        let mut pages: Vec<Result<Output, Diagnostic>> =
+            vec![page(&mut base.clone(), "index.html", "", None, &|ctx| {
+                ctx.insert(
+                    "overall",
+                    &serde_json::json!({ "status": worst.as_str(), "headline": headline }),
+                );
+                ctx.insert("groups", &groups);
+                ctx.insert("active", &going_on);
+                ctx.insert("maintenance", &maintenance);
+                ctx.insert("recent", &recent);
+            })];
+
+        drop(t);
+        let t = crate::timings::span("incident pages");
+        // One page per incident.
+        pages.par_extend(
+            visible
+                .par_iter()
+                .enumerate()
+                .filter(|(n, _)| !incident_kept[*n])
+                .map_init(
+                    || base.clone(),
+                    |ctx, (n, i)| {
+                        let v = view(i);
+                        page(ctx, "incident.html", &v.path, keyed[n].1, &|ctx| {
+                            ctx.insert("incident", v);
+                        })
+                    },
+                ),
+        );
+
+        drop(t);
+        let t = crate::timings::span("history pages");
+        // History, paginated, grouped by month within a page.
+        pages.par_extend(
+            chunks
+                .par_iter()
+                .enumerate()
+                .filter(|(n, _)| history_needed[*n])
+                .map_init(
+                    || base.clone(),
+                    |ctx, (n, chunk)| {
+                        let current = n + 1;
+                        let path = history_path(current);
+                        let mut months: Vec<MonthSection> = Vec::new();
+                        for i in *chunk {
+                            let label = views.clock.month(i.started_at());
+                            match months.last_mut() {
+                                Some(m) if m.label == label => m.incidents.push(view(i)),
+                                _ => months.push(MonthSection {
+                                    label,
+                                    incidents: vec![view(i)],
+                                }),
+                            }
                         }
-                    }
-                    let pagination = Pagination {
-                        current,
-                        total,
-                        prev: (current > 1).then(|| history_path(current - 1)),
-                        next: (current < total).then(|| history_path(current + 1)),
-                    };
-                    page(ctx, "history.html", &path, history_as_of(chunk), &|ctx| {
-                        ctx.insert("months", &months);
-                        ctx.insert("pagination", &pagination);
-                    })
-                },
-            ),
-    );
+                        let pagination = Pagination {
+                            current,
+                            total,
+                            prev: (current > 1).then(|| history_path(current - 1)),
+                            next: (current < total).then(|| history_path(current + 1)),
+                        };
+                        page(ctx, "history.html", &path, history_as_of(chunk), &|ctx| {
+                            ctx.insert("months", &months);
+                            ctx.insert("pagination", &pagination);
+                        })
+                    },
+                ),
+        );
 
-    drop(t);
+        drop(t);
+        pages
+    };
+    let (pages, machined) = rayon::join(html, || {
+        let _t = crate::timings::span("machine outputs");
+        machine::render_reusing(
+            input,
+            machine::Live {
+                visible: visible.clone(),
+                statuses: statuses.clone(),
+            },
+            &paths,
+            &global,
+            reuse,
+        )
+    });
+    drop(paths);
     let mut out = Vec::with_capacity(pages.len() + input.theme.assets.len() + 1);
     let mut problems = Diagnostics::default();
     for p in pages {
@@ -471,21 +497,7 @@ pub fn render_with(
         path: "README.md".to_string(),
         bytes: OUTPUT_README.as_bytes().to_vec(),
     });
-    // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml.
-    let t = crate::timings::span("machine outputs");
-    let paths: Vec<&str> = out
-        .iter()
-        .map(|o| o.path.as_str())
-        .chain(reused.iter().map(String::as_str))
-        .collect();
-    let machined = machine::render_reusing(
-        input,
-        machine::Live { visible, statuses },
-        &paths,
-        &global,
-        reuse,
-    );
-    drop(paths);
+    // Feeds, calendar, JSON API, badges, robots.txt and sitemap.xml, made beside the pages.
     match machined {
         Ok(m) => {
             out.extend(m.files);
@@ -494,7 +506,6 @@ pub fn render_with(
         }
         Err(d) => problems.extend(d),
     }
-    drop(t);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     problems.into_result(Rendered {
         files: out,

@@ -241,6 +241,18 @@ impl Cache {
         self.index.entries.is_empty()
     }
 
+    /// The incident of `rel` (relative to `incidents_dir`) from the records [`Cache::preload`]
+    /// read in one piece; `None` when they were not read that way or its record cannot be
+    /// decoded (it is then read with [`Cache::read`] or parsed from its file).
+    #[must_use]
+    pub fn served(&self, rel: &str, incidents_dir: &Path) -> Option<Incident> {
+        let buf = self.all.get()?.as_ref()?;
+        let e = self.index.entries.get(rel)?;
+        let start = usize::try_from(e.offset).ok()?;
+        let range = start..start.checked_add(usize::try_from(e.len).ok()?)?;
+        decode_record(buf, range, e.id.clone(), incidents_dir.join(rel), e.digest)
+    }
+
     /// The incidents of `rels` (paths relative to `incidents_dir`), in that order; `None` for one
     /// the cache does not have or cannot read (it is then parsed from its file).
     #[must_use]

@@ -146,6 +146,47 @@ fn an_edited_incident_is_read_again() {
 
 /// Damage in the cache's records is never trusted: the file is parsed again, and when it is broken
 /// too (same size and time as the cached one, so only its content can tell), that is reported.
+/// Overwrite the cache's one records file with `byte`s, keeping its length.
+fn damage_records(repo: &Repo, byte: u8) {
+    let records: Vec<_> = std::fs::read_dir(repo.path(".statuscast/cache"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".rec"))
+        .collect();
+    assert_eq!(records.len(), 1, "one records file");
+    let len = records[0].metadata().unwrap().len() as usize;
+    std::fs::write(records[0].path(), vec![byte; len]).unwrap();
+}
+
+/// With hundreds of incidents the records are read in one piece and decoded right after each
+/// file's `lstat`: a damaged record there falls back to the file as well, and one left intact
+/// gives the same site as parsing.
+#[test]
+fn damaged_records_read_in_one_piece_fall_back_to_their_files() {
+    let repo = Repo::fixture("english");
+    for n in 0..300 {
+        repo.write(
+            &format!("incidents/2025/2025-01-01-bulk-{n:03}.md"),
+            format!(
+                "---\ntitle: Bulk {n}\ncomponents: [api]\nimpact: minor\n---\n\
+                 ## 2025-01-01 08:00 investigating\nLooking at {n}.\n\n\
+                 ## 2025-01-01 09:{:02} resolved\nFixed {n}.\n",
+                n % 60
+            ),
+        );
+    }
+    let repo = aged(repo);
+    repo.run(&["build"]).ok();
+    let built = repo.snapshot("public");
+    // From the cache, every record decoded where it lies: the same site.
+    repo.run(&["build", "--out", "cached"]).ok();
+    assert_eq!(built, repo.snapshot("cached"));
+    // Every record damaged: each incident is parsed from its file again, the same site.
+    damage_records(&repo, 0xff);
+    repo.run(&["build", "--out", "again"]).ok();
+    assert_eq!(built, repo.snapshot("again"));
+}
+
 #[test]
 fn a_damaged_cache_record_falls_back_to_the_file() {
     let repo = Repo::fixture("english");
@@ -168,16 +209,7 @@ fn a_damaged_cache_record_falls_back_to_the_file() {
     set_mtime();
     repo.run(&["build"]).ok();
     let built = repo.snapshot("public");
-    let zero_records = || {
-        let records: Vec<_> = std::fs::read_dir(repo.path(".statuscast/cache"))
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".rec"))
-            .collect();
-        assert_eq!(records.len(), 1, "one records file");
-        let len = records[0].metadata().unwrap().len() as usize;
-        std::fs::write(records[0].path(), vec![0u8; len]).unwrap();
-    };
+    let zero_records = || damage_records(&repo, 0);
     zero_records();
     // The file is fine: parsed again, same page, and the cache is written anew.
     repo.run(&["build", "--out", "again"]).ok();
