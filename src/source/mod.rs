@@ -254,8 +254,7 @@ pub fn load(config: &Config) -> Result<Vec<Incident>, Diagnostics> {
         .iter()
         .map(|i| (i.id.clone(), i.path.clone()))
         .collect();
-    check_ids(&ids, &mut problems);
-    finish(incidents, problems)
+    finish(incidents, &ids, problems)
 }
 
 /// A file read for [`load_cached_where`]: unchanged since the cache was written, or parsed now.
@@ -417,8 +416,7 @@ pub fn load_cached_where(
     }
     incidents.extend(fresh.into_iter().map(|(_, _, i)| i));
     let _t = crate::timings::span("  ids + order");
-    check_ids(&ids, &mut problems);
-    finish(incidents, problems)
+    finish(incidents, &ids, problems)
 }
 
 /// Ids come from file names and must be unique across all folders.
@@ -438,10 +436,25 @@ fn check_ids(ids: &[(String, PathBuf)], problems: &mut Diagnostics) {
 
 /// Sorted problems, incidents newest first.
 fn finish(
-    mut incidents: Vec<Incident>,
+    incidents: Vec<Incident>,
+    ids: &[(String, PathBuf)],
     mut problems: Diagnostics,
 ) -> Result<Vec<Incident>, Diagnostics> {
+    // Independent: the duplicate check and the order, side by side.
+    let (duplicates, incidents) = rayon::join(
+        || {
+            let mut found = Diagnostics::default();
+            check_ids(ids, &mut found);
+            found
+        },
+        || newest_first(incidents),
+    );
+    problems.extend(duplicates);
     problems.sort();
+    problems.into_result(incidents)
+}
+
+fn newest_first(mut incidents: Vec<Incident>) -> Vec<Incident> {
     // Newest first: the order every page and feed shows. Sorted as (start, position) pairs, each
     // start worked out once, then the incidents moved into that order.
     let mut order: Vec<(chrono::DateTime<chrono::Utc>, usize)> = incidents
@@ -466,7 +479,7 @@ fn finish(
         }
         from[at] = at;
     }
-    problems.into_result(incidents)
+    incidents
 }
 
 #[cfg(test)]
