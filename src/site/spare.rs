@@ -275,12 +275,15 @@ fn read_manifest(path: &Path, dir: &Path) -> Option<Manifest> {
     (Some(m.ino) == ino(dir)).then_some(m)
 }
 
-fn write_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
+/// Write the manifest for `path` to its temporary file, which [`put_manifest`] puts in place.
+fn stage_manifest(path: &Path, m: &Manifest) -> Result<(), Diagnostic> {
     let tmp = path.with_extension("bin.tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_error("write", &tmp, &e))?;
-    m.write_to(&mut f)
-        .map_err(|e| io_error("write", &tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_error("write", path, &e))
+    m.write_to(&mut f).map_err(|e| io_error("write", &tmp, &e))
+}
+
+fn put_manifest(path: &Path) -> Result<(), Diagnostic> {
+    std::fs::rename(path.with_extension("bin.tmp"), path).map_err(|e| io_error("write", path, &e))
 }
 
 /// Make `out` hold exactly `files`, through the spare in `state` (see the module documentation).
@@ -389,80 +392,94 @@ pub fn sync_reusing(
             e.key = Some(*k);
         }
     }
-    let t = crate::timings::span("  gone + changed");
-    // Gone files, then folders left empty.
-    let gone: Vec<&String> = have
-        .paths()
-        .filter(|p| !new_live.contains_key(p.as_str()))
-        .collect();
-    for p in gone {
-        let _ = std::fs::remove_file(spare.join(p));
-        let mut dir = Path::new(p).parent();
-        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-            if std::fs::remove_dir(spare.join(d)).is_err() {
-                break;
+    // The new output's manifest (the spare folder becomes the output, inode and all) is written
+    // beside the spare's update, and put in place after the swap.
+    let new_live = Manifest {
+        ino: ino(&spare).unwrap_or(0),
+        global: global.unwrap_or_default(),
+        files: new_live,
+    };
+    let update = || -> Result<(), Diagnostic> {
+        let t = crate::timings::span("  gone + changed");
+        // Gone files, then folders left empty.
+        let gone: Vec<&String> = have
+            .paths()
+            .filter(|p| !new_live.files.contains_key(p.as_str()))
+            .collect();
+        for p in gone {
+            let _ = std::fs::remove_file(spare.join(p));
+            let mut dir = Path::new(p).parent();
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                if std::fs::remove_dir(spare.join(d)).is_err() {
+                    break;
+                }
+                dir = d.parent();
             }
-            dir = d.parent();
         }
-    }
-    // A file the manifest knows is checked to be there with its size (one `lstat`): a file
-    // deleted or changed by hand in the live folder, which comes back as the spare, is written.
-    let changed: Vec<&Output> = files
-        .par_iter()
-        .zip(&hashes)
-        .filter(|(f, h)| {
-            have.hash(&f.path) != Some(**h) || !spare_dir.has_file(&f.path, f.bytes.len() as u64)
-        })
-        .map(|(f, _)| f)
-        .collect();
-    drop(t);
-    let t = crate::timings::span("  write changed");
-    changed.par_iter().try_for_each(|f| {
-        let path = spare.join(&f.path);
-        // Overwritten in place: the spare is not served, and shares no file with the live folder
-        // (reused pages are copied, never linked). Keeping the inode spares the file system the
-        // allocation of a new one, its most expensive step when thousands of pages change. A
-        // missing folder is made here, on both cores: a first build makes one per incident.
-        let mut written = overwrite(&path, &f.bytes);
-        if written
-            .as_ref()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        // A file the manifest knows is checked to be there with its size (one `lstat`): a file
+        // deleted or changed by hand in the live folder, which comes back as the spare, is written.
+        let changed: Vec<&Output> = files
+            .par_iter()
+            .zip(&hashes)
+            .filter(|(f, h)| {
+                have.hash(&f.path) != Some(**h)
+                    || !spare_dir.has_file(&f.path, f.bytes.len() as u64)
+            })
+            .map(|(f, _)| f)
+            .collect();
+        drop(t);
+        let t = crate::timings::span("  write changed");
+        changed.par_iter().try_for_each(|f| {
+            let path = spare.join(&f.path);
+            // Overwritten in place: the spare is not served, and shares no file with the live folder
+            // (reused pages are copied, never linked). Keeping the inode spares the file system the
+            // allocation of a new one, its most expensive step when thousands of pages change. A
+            // missing folder is made here, on both cores: a first build makes one per incident.
+            let mut written = overwrite(&path, &f.bytes);
+            if written
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
+                }
+                written = overwrite(&path, &f.bytes);
+            }
+            if written.is_err() {
+                // A folder where a file belongs now, or a file that cannot be opened for writing.
+                remove_tree_or_file(&path);
+                std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
+            }
+            crate::faults::point("build-write");
+            Ok(())
+        })?;
+        drop(t);
+        let t = crate::timings::span("  copy reused");
+        // Reused pages the spare does not have (intact) come from the live output.
+        for d in copy
+            .iter()
+            .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+            .collect::<BTreeSet<&str>>()
         {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, &e))?;
+            let dir = spare.join(d);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+        }
+        copy.par_iter().try_for_each(|p| {
+            let (from, to) = (out.join(p), spare.join(p));
+            // Written over the spare's old copy, like a changed file (see `overwrite`).
+            let copied = std::fs::read(&from).and_then(|bytes| overwrite(&to, &bytes));
+            if copied.is_err() {
+                remove_tree_or_file(&to);
+                std::fs::copy(&from, &to).map_err(|e| io_error("copy", &to, &e))?;
             }
-            written = overwrite(&path, &f.bytes);
-        }
-        if written.is_err() {
-            // A folder where a file belongs now, or a file that cannot be opened for writing.
-            remove_tree_or_file(&path);
-            std::fs::write(&path, &f.bytes).map_err(|e| io_error("write", &path, &e))?;
-        }
-        crate::faults::point("build-write");
+            Ok(())
+        })?;
+        drop(t);
         Ok(())
-    })?;
-    drop(t);
-    let t = crate::timings::span("  copy reused");
-    // Reused pages the spare does not have (intact) come from the live output.
-    for d in copy
-        .iter()
-        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
-        .collect::<BTreeSet<&str>>()
-    {
-        let dir = spare.join(d);
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
-    }
-    copy.par_iter().try_for_each(|p| {
-        let (from, to) = (out.join(p), spare.join(p));
-        // Written over the spare's old copy, like a changed file (see `overwrite`).
-        let copied = std::fs::read(&from).and_then(|bytes| overwrite(&to, &bytes));
-        if copied.is_err() {
-            remove_tree_or_file(&to);
-            std::fs::copy(&from, &to).map_err(|e| io_error("copy", &to, &e))?;
-        }
-        Ok(())
-    })?;
-    drop(t);
+    };
+    let (staged, updated) = rayon::join(|| stage_manifest(&live_manifest, &new_live), update);
+    updated?;
+    staged?;
 
     let t = crate::timings::span("  manifests + swap");
     // Swap: the spare becomes the output, the output the next spare. Where the system swaps two
@@ -473,12 +490,7 @@ pub fn sync_reusing(
     if had_live {
         let _ = std::fs::rename(&live_manifest, &spare_manifest);
     }
-    let new_live = Manifest {
-        ino: ino(&out).unwrap_or(0),
-        global: global.unwrap_or_default(),
-        files: new_live,
-    };
-    write_manifest(&live_manifest, &new_live)?;
+    put_manifest(&live_manifest)?;
     drop(t);
     drop(held);
     Ok(reused_bytes)

@@ -344,12 +344,15 @@ pub fn load_cached_where(
     let mut fresh: Vec<(String, cache::Stamp, Incident)> = Vec::new();
     let mut wanted: Vec<(String, cache::Stamp)> = Vec::new();
     let (mut parsed, mut skipped) = (0, Vec::new());
-    let mut served: Vec<(String, Incident)> = Vec::with_capacity(results.len());
+    // Decoded from the cache already: in place at once (and their files kept in the cache).
+    let mut incidents: Vec<Incident> = Vec::with_capacity(results.len());
+    let mut kept: Vec<String> = Vec::with_capacity(results.len());
     for r in results {
         match r {
             Ok((rel, _, Got::Served(i))) => {
                 ids.push((i.id.clone(), i.path.clone()));
-                served.push((rel, *i));
+                kept.push(rel);
+                incidents.push(*i);
             }
             Ok((rel, stamp, Got::Cached(id, path, recency))) => {
                 ids.push((id, path));
@@ -373,15 +376,8 @@ pub fn load_cached_where(
     let t = crate::timings::span("  cache records");
     let read = cache.read(&rels, &dir);
     drop(t);
-    let mut hits = skipped.len() + served.len();
-    let mut incidents: Vec<Incident> =
-        Vec::with_capacity(served.len() + wanted.len() + fresh.len());
-    let mut kept: Vec<String> = skipped;
-    kept.reserve(served.len() + wanted.len());
-    for (rel, i) in served {
-        kept.push(rel);
-        incidents.push(i);
-    }
+    let mut hits = skipped.len() + kept.len();
+    kept.append(&mut skipped);
     for ((rel, stamp), cached) in wanted.into_iter().zip(read) {
         if let Some(i) = cached {
             hits += 1;
