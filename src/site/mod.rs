@@ -248,44 +248,28 @@ pub fn render_with(
     // Every visible incident's view, built once (its Markdown rendered once) on both cores and
     // shared by its own page, its history page and the front page.
     let t = crate::timings::span("incident views");
-    // Each visible incident's position, from where it lies in `input.incidents` (which `visible`
-    // points into): a table of 10 000 numbers instead of a map of 10 000 ids.
-    let start = input.incidents.as_ptr().addr();
-    let slot = |i: &Incident| (std::ptr::from_ref(i).addr() - start) / size_of::<Incident>().max(1);
-    let mut positions = vec![usize::MAX; input.incidents.len()];
-    for (n, i) in visible.iter().enumerate() {
-        positions[slot(i)] = n;
-    }
-    let index = |i: &Incident| {
-        let n = positions[slot(i)];
-        debug_assert!(std::ptr::eq(visible[n], i), "an incident of `visible`");
-        n
-    };
+    // Incidents are named by their position in `visible` from here on (no map of 10 000 ids).
     let page_key = |n: usize| keyed[n].0;
-    let past: Vec<&Incident> = visible
-        .iter()
-        .copied()
-        .filter(|i| !i.is_upcoming(now))
-        .collect();
-    let chunks: Vec<&[&Incident]> = if past.is_empty() {
+    let past: Vec<usize> = (0..visible.len()).filter(|&n| !upcoming[n]).collect();
+    let chunks: Vec<&[usize]> = if past.is_empty() {
         vec![&[]]
     } else {
         past.chunks(HISTORY_PAGE_SIZE).collect()
     };
     let total = chunks.len();
-    let history_key = |n: usize, chunk: &[&Incident]| {
+    let history_key = |n: usize, chunk: &[usize]| {
         let mut h = sha2::Sha256::new();
         h.update(global);
         h.update(format!("history {n} {total}").as_bytes());
-        for i in chunk {
-            h.update(keyed[index(i)].0);
+        for &i in chunk {
+            h.update(keyed[i].0);
         }
         <[u8; 32]>::from(h.finalize())
     };
-    let history_as_of = |chunk: &[&Incident]| -> Option<DateTime<Utc>> {
+    let history_as_of = |chunk: &[usize]| -> Option<DateTime<Utc>> {
         chunk
             .iter()
-            .map(|i| keyed[index(i)].1)
+            .map(|&i| keyed[i].1)
             .collect::<Option<Vec<_>>>()
             .and_then(|v| v.into_iter().max())
     };
@@ -325,8 +309,8 @@ pub fn render_with(
     let history_needed: Vec<bool> = history_kept.iter().map(|k| !k).collect();
     for (n, chunk) in chunks.iter().enumerate() {
         if history_needed[n] {
-            for i in *chunk {
-                need[index(i)] = true;
+            for &i in *chunk {
+                need[i] = true;
             }
         }
     }
@@ -370,8 +354,7 @@ pub fn render_with(
             .map(|(i, need)| need.then(|| Box::new(views.incident(i))))
             .collect();
         let fallback: std::sync::OnceLock<Vec<IncidentView>> = std::sync::OnceLock::new();
-        let view = |i: &Incident| -> &IncidentView {
-            let n = index(i);
+        let view = |n: usize| -> &IncidentView {
             built[n].as_deref().unwrap_or_else(|| {
                 &fallback.get_or_init(|| visible.iter().map(|i| views.incident(i)).collect())[n]
             })
@@ -389,17 +372,17 @@ pub fn render_with(
             .iter()
             .enumerate()
             .filter(|(n, i)| !i.is_maintenance() && active[*n])
-            .map(|(_, i)| view(i))
+            .map(|(n, _)| view(n))
             .collect();
-        let mut maintenance: Vec<&Incident> = visible
+        let mut maintenance: Vec<usize> = visible
             .iter()
             .enumerate()
             .filter(|(n, i)| i.is_maintenance() && (upcoming[*n] || active[*n]))
-            .map(|(_, i)| *i)
+            .map(|(n, _)| n)
             .collect();
-        maintenance.sort_by_key(|i| i.started_at());
+        maintenance.sort_by_key(|&n| visible[n].started_at());
         let maintenance: Vec<&IncidentView> = maintenance.into_iter().map(view).collect();
-        let recent = recent_days(&views, &visible, &recent, &view);
+        let recent = recent_days(&views, &recent, &view);
         let headline = views.texts.get(&format!("overall_{}", worst.as_str()));
         let mut pages: Vec<Result<Output, Diagnostic>> =
             vec![page(&mut base.clone(), "index.html", "", None, &|ctx| {
@@ -423,8 +406,8 @@ pub fn render_with(
                 .filter(|(n, _)| !incident_kept[*n])
                 .map_init(
                     || base.clone(),
-                    |ctx, (n, i)| {
-                        let v = view(i);
+                    |ctx, (n, _)| {
+                        let v = view(n);
                         page(ctx, "incident.html", &v.path, keyed[n].1, &|ctx| {
                             ctx.insert("incident", v);
                         })
@@ -446,8 +429,8 @@ pub fn render_with(
                         let current = n + 1;
                         let path = history_path(current);
                         let mut months: Vec<MonthSection> = Vec::new();
-                        for i in *chunk {
-                            let label = views.clock.month(i.started_at());
+                        for &i in *chunk {
+                            let label = views.clock.month(visible[i].started_at());
                             match months.last_mut() {
                                 Some(m) if m.label == label => m.incidents.push(view(i)),
                                 _ => months.push(MonthSection {
@@ -599,9 +582,8 @@ fn recent_picks(views: &Views, visible: &[&Incident]) -> (Vec<(usize, usize)>, V
 /// The front page's days, each with its [`recent_picks`].
 fn recent_days<'a, 'v>(
     views: &Views<'a>,
-    visible: &[&'a Incident],
     (picks, more): &(Vec<(usize, usize)>, Vec<usize>),
-    view: &dyn Fn(&'a Incident) -> &'v IncidentView<'a>,
+    view: &dyn Fn(usize) -> &'v IncidentView<'a>,
 ) -> Vec<DaySection<'v>>
 where
     'a: 'v,
@@ -622,7 +604,7 @@ where
         })
         .collect();
     for &(n, back) in picks {
-        days[back].incidents.push(view(visible[n]));
+        days[back].incidents.push(view(n));
     }
     for (day, &more) in days.iter_mut().zip(more) {
         day.more = more;
