@@ -7,10 +7,9 @@ use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::machine::{Machine, changed_at, push_rfc3339, xml_safe};
+use super::machine::{Machine, push_rfc3339, xml_safe};
 use super::view::Views;
 use super::{Output, theme::escape_html, theme::escape_html_into};
-use crate::model::Incident;
 
 /// The most URLs one sitemap file may list (sitemaps.org; the 50 MB limit per file is far away).
 const MAX_URLS: usize = 50_000;
@@ -29,7 +28,7 @@ pub fn keyed(m: &Machine, global: &[u8; 32], pages: &[&str]) -> (Vec<String>, [u
     use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
     // The set of pages without sorting it: the sum of two hashes of each path.
     let hasher = BuildHasherDefault::<DefaultHasher>::default();
-    // Sums in any order are the same: on both cores, as the times of the incidents below.
+    // Sums in any order are the same: on both cores.
     let (sum_a, sum_b, count) = pages
         .par_iter()
         .filter(|p| is_page(p))
@@ -38,11 +37,6 @@ pub fn keyed(m: &Machine, global: &[u8; 32], pages: &[&str]) -> (Vec<String>, [u
             || (0, 0, 0),
             |(a, b, n), (c, d, k)| (a.wrapping_add(c), b.wrapping_add(d), n + k),
         );
-    let changed: Vec<i64> = m
-        .visible
-        .par_iter()
-        .map(|i| changed_at(i, m.now).timestamp())
-        .collect();
     let mut h = sha2::Sha256::new();
     h.update(global);
     h.update(b"sitemap 1");
@@ -50,10 +44,10 @@ pub fn keyed(m: &Machine, global: &[u8; 32], pages: &[&str]) -> (Vec<String>, [u
     h.update(sum_b.to_le_bytes());
     h.update((count as u64).to_le_bytes());
     h.update(m.last_change.timestamp().to_le_bytes());
-    for (i, changed) in m.visible.iter().zip(changed) {
+    for (i, changed) in m.visible.iter().zip(&m.changed) {
         h.update(i.id.as_bytes());
         h.update([0]);
-        h.update(changed.to_le_bytes());
+        h.update(changed.timestamp().to_le_bytes());
     }
     let mut paths = vec!["robots.txt".to_string(), "sitemap.xml".to_string()];
     if count > MAX_URLS {
@@ -69,7 +63,12 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
         "User-agent: *\nAllow: /\n\nSitemap: {}\n",
         m.url("sitemap.xml")
     );
-    let by_id: HashMap<&str, &Incident> = m.visible.iter().map(|i| (i.id.as_str(), *i)).collect();
+    let by_id: HashMap<&str, DateTime<Utc>> = m
+        .visible
+        .iter()
+        .zip(&m.changed)
+        .map(|(i, changed)| (i.id.as_str(), *changed))
+        .collect();
     let mut paths: Vec<&str> = pages.iter().copied().filter(|p| is_page(p)).collect();
     paths.sort_unstable();
     let urls: Vec<(&str, Option<DateTime<Utc>>)> = paths
@@ -80,7 +79,7 @@ pub fn render(m: &Machine, pages: &[&str]) -> Vec<Output> {
             } else {
                 Views::incident_of_page(path)
                     .and_then(|id| by_id.get(id))
-                    .map(|i| changed_at(i, m.now))
+                    .copied()
             };
             (path.trim_end_matches("index.html"), lastmod)
         })

@@ -38,6 +38,8 @@ pub struct Machine<'a> {
     pub epoch: DateTime<Utc>,
     /// The latest moment at or before `now` at which anything visible changed.
     pub last_change: DateTime<Utc>,
+    /// When each of `visible` last changed ([`changed_at`]), in the same order: worked out once.
+    pub changed: Vec<DateTime<Utc>>,
 }
 
 /// What the pages were rendered from and the machine outputs share: the visible incidents (newest
@@ -52,11 +54,12 @@ impl<'a> Machine<'a> {
     pub fn new(input: &Input<'a>, live: Live<'a>) -> Machine<'a> {
         let now = input.now;
         let Live { visible, statuses } = live;
-        let (epoch, last_change) = visible
+        let (created, changed): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = visible
             .par_iter()
             .map(|i| (created_at(i, now), changed_at(i, now)))
-            .reduce_with(|(a, b), (c, d)| (a.min(c), b.max(d)))
-            .unwrap_or((now, now));
+            .unzip();
+        let epoch = created.into_iter().min().unwrap_or(now);
+        let last_change = changed.iter().copied().max().unwrap_or(now);
         Machine {
             config: input.config,
             texts: Texts(&input.theme.texts),
@@ -65,6 +68,7 @@ impl<'a> Machine<'a> {
             visible,
             epoch,
             last_change,
+            changed,
         }
     }
 
